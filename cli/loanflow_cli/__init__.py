@@ -1,0 +1,1 @@
+"""The ``loanflow`` console script: local cloud, model, reconcile and operations commands."""

@@ -1,0 +1,1 @@
+"""The HTTP API: one powertools Router per area, composed by ``functions/api/app.py``."""

@@ -1,0 +1,75 @@
+"""Every error the API returns, mapped to HTTP in this one place: ``{"error": {code, message, field}}``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from loanflow.errors import LoanflowError
+from loanflow.observability import logger
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps({"error": error}, ensure_ascii=False),
+    )
+
+
+def _field_of(loc: Any) -> str | None:
+    parts = [str(p) for p in (loc or ()) if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def register_error_handlers(app: APIGatewayHttpResolver) -> None:
+    @app.exception_handler(LoanflowError)
+    def domain_error(exc: LoanflowError) -> Response:
+        logger.info("request refused", extra={"code": exc.code, "status": exc.status_code})
+        return error_response(exc.status_code, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        kind = str(first.get("type", ""))
+        if kind == "json_invalid":
+            return error_response(400, "invalid_json", "the request body is not valid JSON")
+        field = _field_of(first.get("loc"))
+        message = str(first.get("msg", "invalid request"))
+        if kind == "missing" and field:
+            message = f"{field} is required"
+        status = 400 if "header" in (first.get("loc") or ()) else 422
+        return error_response(status, "validation_failed", message, field)
+
+    @app.exception_handler(IdempotencyValidationError)
+    def key_reused(_: IdempotencyValidationError) -> Response:
+        return error_response(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request body",
+            "Idempotency-Key",
+        )
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def key_in_flight(_: IdempotencyAlreadyInProgressError) -> Response:
+        return error_response(
+            409,
+            "request_in_progress",
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+            "Idempotency-Key",
+        )
+
+    @app.not_found
+    def no_route(_: Exception) -> Response:
+        return error_response(404, "route_not_found", "no such route")

@@ -1,0 +1,104 @@
+"""Fixtures every test shares: a moto account with everything in template.yaml created in it.
+
+Tables, queues, buckets, keys and the state machine come from the template itself
+(``localcloud.provision``), so a test cannot drift from what is deployed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import pytest
+
+# Before anything imports boto3: a fake account, one region, no real endpoint, quiet powertools.
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "Loanflow",
+        "POWERTOOLS_SERVICE_NAME": "loanflow",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@cache
+def template() -> dict[str, Any]:
+    from localcloud.template import load_template
+
+    return load_template()
+
+
+def clear_process_caches() -> None:
+    """Forget clients, settings and repositories built for a previous test's account."""
+    from loanflow import aws, pii
+    from loanflow.repository import application_repository
+    from loanflow.settings import get_settings
+
+    aws.reset()
+    get_settings.cache_clear()
+    application_repository.cache_clear()
+    pii.keyed_hash.cache_clear()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto's emulation of AWS, fresh for each test."""
+    from moto import mock_aws
+
+    with mock_aws():
+        clear_process_caches()
+        yield
+    clear_process_caches()
+
+
+@pytest.fixture
+def resources(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every resource of template.yaml, created in moto; every function's environment applied."""
+    from localcloud.provision import function_environment, provision
+
+    tpl = template()
+    created = provision(tpl, region="us-east-1")
+    for logical_id, resource in tpl["Resources"].items():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            for key, value in function_environment(tpl, logical_id, created).items():
+                monkeypatch.setenv(key, value)
+    clear_process_caches()
+    return created
+
+
+class FakeLambdaContext:
+    """What Lambda hands a handler: names, memory, request id and a clock."""
+
+    def __init__(self, function_name: str = "loanflow-ApiFunction", timeout_ms: int = 10_000):
+        import time
+        import uuid
+
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "2026/12/03/[$LATEST]test"
+        self._deadline = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
