@@ -9,4 +9,11 @@ noise. Everything is deterministic from a seed; nothing is ever written to the r
 from synthdocs.people import Person, make_person
 from synthdocs.render import KINDS, SyntheticDocument, generate_document, generate_set
 
-__all__ = ["KINDS", "Person", "SyntheticDocument", "generate_document", "generate_set", "make_person"]
+__all__ = [
+    "KINDS",
+    "Person",
+    "SyntheticDocument",
+    "generate_document",
+    "generate_set",
+    "make_person",
+]

@@ -9,8 +9,16 @@ from datetime import date, timedelta
 from loanflow.ocr.bins import BINS
 from loanflow.types import id_check_char, luhn_check_digit
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬斌宇浩凯健俊帆帅旭宁龙林欣悦晨瑞博文雪琳晶佳鑫淑珍建国志勇海波春梅丹峰辉鹏飞亮成立新荣慧颖婷倩云"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬斌宇浩凯健"
+    "俊帆帅旭宁龙林欣悦晨瑞博文雪琳晶佳鑫淑珍建国志勇海波春梅丹峰辉鹏飞亮成立新荣慧颖"
+    "婷倩云"
+)
 # (administrative division code, the place's written address prefix, its public security bureau)
 REGIONS: tuple[tuple[str, str, str], ...] = (
     ("110105", "北京市朝阳区", "北京市公安局朝阳分局"),
@@ -30,9 +38,28 @@ REGIONS: tuple[tuple[str, str, str], ...] = (
     ("120101", "天津市和平区", "天津市公安局和平分局"),
     ("350203", "福建省厦门市思明区", "厦门市公安局思明分局"),
 )
-STREETS = "人民 建设 解放 中山 和平 胜利 幸福 光明 长江 黄河 新华 文化 朝阳 东风 青年 学府 科技 滨江".split()
+STREETS = [
+    "人民",
+    "建设",
+    "解放",
+    "中山",
+    "和平",
+    "胜利",
+    "幸福",
+    "光明",
+    "长江",
+    "黄河",
+    "新华",
+    "文化",
+    "朝阳",
+    "东风",
+    "青年",
+    "学府",
+    "科技",
+    "滨江",
+]
 STREET_KINDS = ("路", "街", "大道")
-COMMUNITIES = "阳光 锦绣 翠园 金色 华府 东方 御景 名都 丽景 春华".split()
+COMMUNITIES = ["阳光", "锦绣", "翠园", "金色", "华府", "东方", "御景", "名都", "丽景", "春华"]
 ETHNICITIES = ("汉",) * 12 + ("回", "满", "壮", "蒙古", "苗", "土家", "维吾尔", "彝")
 
 
@@ -79,7 +106,8 @@ def make_person(rng: random.Random, *, today: date = date(2026, 12, 3)) -> Perso
     street = rng.choice(STREETS) + rng.choice(STREET_KINDS)
     address = f"{place}{street}{rng.randrange(1, 400)}号"
     if rng.random() < 0.6:
-        address += f"{rng.choice(COMMUNITIES)}小区{rng.randrange(1, 30)}栋{rng.randrange(1, 30)}0{rng.randrange(1, 5)}室"
+        building, floor, flat = rng.randrange(1, 30), rng.randrange(1, 30), rng.randrange(1, 5)
+        address += f"{rng.choice(COMMUNITIES)}小区{building}栋{floor}0{flat}室"
     issued = today - timedelta(days=rng.randrange(30, 365 * 9))
     age = (issued - birth).days // 365
     years = 5 if age < 16 else 10 if age < 26 else 20 if age < 46 else None

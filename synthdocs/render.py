@@ -1,4 +1,4 @@
-"""Render a made-up person's ID card (front, back) and bank card as a phone photo would show them."""
+"""Render a made-up person's ID card (front, back) and bank card as a phone photo shows them."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from loanflow.ocr.bins import issuer_for
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from loanflow.ocr.bins import issuer_for
 from synthdocs.people import Person, make_person
 
 KINDS: tuple[str, ...] = ("id_card_front", "id_card_back", "bank_card")
@@ -35,7 +35,7 @@ def _font_path() -> str:
         if candidate and Path(candidate).is_file():
             return candidate
     raise FontMissing(
-        "no CJK font found: apt-get install fonts-wqy-microhei, or set SYNTHDOCS_FONT to a .ttc/.ttf"
+        "no CJK font found: apt-get install fonts-wqy-microhei, or set SYNTHDOCS_FONT to a font"
     )
 
 
@@ -112,7 +112,12 @@ def _bank_card(person: Person, rng: random.Random) -> Image.Image:
     d.text((56, 40), person.bank_name, font=font(40), fill=light)
     d.rounded_rectangle((60, 150, 160, 225), radius=10, fill=(212, 180, 90))  # the chip
     d.text((60, 290), _card_number_groups(person.bank_card), font=font(44), fill=light)
-    d.text((60, 380), f"VALID THRU {rng.randrange(1, 13):02d}/{rng.randrange(27, 36)}", font=font(24), fill=light)
+    d.text(
+        (60, 380),
+        f"VALID THRU {rng.randrange(1, 13):02d}/{rng.randrange(27, 36)}",
+        font=font(24),
+        fill=light,
+    )
     d.rounded_rectangle((650, 420, 810, 510), radius=8, fill=(240, 240, 240))
     d.text((672, 432), "银联", font=font(28), fill=(200, 30, 40))
     d.text((668, 470), "UnionPay", font=font(20), fill=(20, 60, 140))
@@ -148,7 +153,9 @@ def photograph(card: Image.Image, rng: random.Random, *, noise: bool = True) -> 
     yy, xx = np.mgrid[0:h, 0:w]
     cx, cy = rng.uniform(0, w), rng.uniform(0, h)
     spot = np.exp(-(((xx - cx) / (0.6 * w)) ** 2 + ((yy - cy) / (0.6 * h)) ** 2))
-    ramp = rng.uniform(0.6, 0.85) + rng.uniform(0.1, 0.3) * (xx / w if rng.random() < 0.5 else yy / h)
+    ramp = rng.uniform(0.6, 0.85) + rng.uniform(0.1, 0.3) * (
+        xx / w if rng.random() < 0.5 else yy / h
+    )
     light = ramp + 0.25 * spot
     pixels = pixels * light[..., None]
     noise_rng = np.random.default_rng(rng.randrange(2**32))
@@ -183,7 +190,7 @@ _RENDERERS = {"id_card_front": _id_front, "id_card_back": _id_back, "bank_card":
 
 
 def generate_document(seed: int, kind: str, *, noise: bool = True) -> SyntheticDocument:
-    """One document of ``kind`` for the person that ``seed`` makes (the same person for each kind)."""
+    """One document of ``kind`` for the person that ``seed`` makes (the same person each kind)."""
     if kind not in _RENDERERS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     person = make_person(random.Random(seed))

@@ -70,7 +70,9 @@ def test_same_key_same_body_gives_the_same_answer(api: Any, lambda_context: Any)
 
 def test_same_key_other_body_is_a_conflict(api: Any, lambda_context: Any) -> None:
     create(api, lambda_context, application_body(), key="retry-key-2")
-    status, body = create(api, lambda_context, application_body(amount="6000.00"), key="retry-key-2")
+    status, body = create(
+        api, lambda_context, application_body(amount="6000.00"), key="retry-key-2"
+    )
     assert status == 409
     assert body["error"]["code"] == "idempotency_key_reused"
 
@@ -153,7 +155,9 @@ def test_listing_pages_newest_first_and_only_mine(api: Any, lambda_context: Any)
         for i in range(3)
     ]
     create(api, lambda_context, application_body(rng), key="other-user-key", user="someone-else")
-    status, page1 = call(api, http_event("GET", "/applications", query={"limit": "2"}), lambda_context)
+    status, page1 = call(
+        api, http_event("GET", "/applications", query={"limit": "2"}), lambda_context
+    )
     assert status == 200
     assert [i["id"] for i in page1["items"]] == ids[::-1][:2]
     _, page2 = call(
@@ -166,7 +170,9 @@ def test_listing_pages_newest_first_and_only_mine(api: Any, lambda_context: Any)
 
 def test_a_forged_cursor_is_refused(api: Any, lambda_context: Any) -> None:
     status, body = call(
-        api, http_event("GET", "/applications", query={"cursor": "bm90LWEtY3Vyc29y"}), lambda_context
+        api,
+        http_event("GET", "/applications", query={"cursor": "bm90LWEtY3Vyc29y"}),
+        lambda_context,
     )
     assert status == 400
     assert body["error"]["field"] == "cursor"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from loanflow.errors import InvalidTransition
@@ -25,7 +27,7 @@ def test_every_status_has_a_row() -> None:
 
 
 def test_the_happy_path_is_allowed() -> None:
-    for current, target in zip(HAPPY_PATH, HAPPY_PATH[1:], strict=False):
+    for current, target in pairwise(HAPPY_PATH):
         check_transition(current, target)
 
 

@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 MAX_BATCH = 1000
@@ -181,10 +181,11 @@ class BankSimulator:
             key = item.get("idempotency_key", "") if isinstance(item, dict) else ""
             if index >= cut:
                 break
-            if not key or self._draw() < self.failure_rate:
-                results.append({"idempotency_key": key, "status": "FAILED", "error": "try_again"})
-                continue
             try:
+                self._validate(item)
+                if not key or self._draw() < self.failure_rate:
+                    results.append({"idempotency_key": key, "status": "FAILED", "error": "try_again"})
+                    continue
                 transfer, _ = self._execute(key, item)
             except _Reject as exc:
                 results.append({"idempotency_key": key, "status": "REJECTED", "error": exc.code})
@@ -200,7 +201,7 @@ class BankSimulator:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _execute(self, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def _validate(self, body: dict[str, Any]) -> tuple[Decimal, str]:
         try:
             amount = Decimal(str(body.get("amount")))
         except InvalidOperation as exc:
@@ -210,6 +211,10 @@ class BankSimulator:
             raise _Reject("invalid_amount", "amount must be positive with at most 2 decimals")
         if not (account.isdigit() and 16 <= len(account) <= 19 and _luhn_valid(account)):
             raise _Reject("invalid_account", "beneficiary account does not exist")
+        return amount, account
+
+    def _execute(self, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        amount, account = self._validate(body)
         with self.state.lock:
             existing = self.state.transfers.get(key)
             if existing is not None:
@@ -300,6 +305,11 @@ def make_app(
     )
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """The simulator's traffic is counted in its state, not logged line by line."""
+
+
 class BankServer:
     """A running simulator on a local port; ``stop()`` shuts it down and joins its thread."""
 
@@ -338,5 +348,5 @@ def serve(
 ) -> BankServer:
     """Start the simulator in a background thread (``port=0`` picks a free port)."""
     app = make_app(latency_ms, failure_rate, timeout_rate, seed, hang_s=hang_s)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     return BankServer(app, server)

@@ -649,6 +649,10 @@ def _create_queue(context: _Context, logical_id: str, properties: dict[str, Any]
     resources.attributes[logical_id]["QueueUrl"] = url
 
 
+# CloudFormation's BucketEncryption says ServerSideEncryptionByDefault where the API says Apply...
+_S3_RULE_KEYS = {"ServerSideEncryptionByDefault": "ApplyServerSideEncryptionByDefault"}
+
+
 def _create_bucket(context: _Context, logical_id: str, properties: dict[str, Any]) -> None:
     resources = context.resources
     spec = resources.resolve(properties)
@@ -663,7 +667,10 @@ def _create_bucket(context: _Context, logical_id: str, properties: dict[str, Any
         s3.put_bucket_encryption(
             Bucket=bucket,
             ServerSideEncryptionConfiguration={
-                "Rules": encryption["ServerSideEncryptionConfiguration"]
+                "Rules": [
+                    {_S3_RULE_KEYS.get(key, key): value for key, value in rule.items()}
+                    for rule in encryption["ServerSideEncryptionConfiguration"]
+                ]
             },
         )
     if spec.get("VersioningConfiguration"):

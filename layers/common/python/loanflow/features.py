@@ -43,20 +43,36 @@ class ScoringFeatures(BaseModel):
     ] = None
     bureau_history_months: Annotated[int, Field(ge=0, description="Age of the oldest account")] = 0
     bureau_open_accounts: Annotated[int, Field(ge=0)] = 0
-    bureau_inquiries_6m: Annotated[int, Field(ge=0, description="Hard inquiries, last 6 months")] = 0
-    bureau_delinquencies_24m: Annotated[int, Field(ge=0, description="Late payments, 24 months")] = 0
-    bureau_max_dpd_24m: Annotated[int, Field(ge=0, description="Worst days past due, 24 months")] = 0
+    bureau_inquiries_6m: Annotated[
+        int, Field(ge=0, description="Hard inquiries, last 6 months")
+    ] = 0
+    bureau_delinquencies_24m: Annotated[
+        int, Field(ge=0, description="Late payments, 24 months")
+    ] = 0
+    bureau_max_dpd_24m: Annotated[
+        int, Field(ge=0, description="Worst days past due, 24 months")
+    ] = 0
     bureau_utilization: Annotated[
         float | None, Field(ge=0, description="Revolving balance / limit, None without a file")
     ] = None
     velocity_id_24h: Annotated[int, Field(ge=0, description="Applications by this ID, 24 h")] = 0
-    velocity_device_24h: Annotated[int, Field(ge=0, description="Applications from device, 24 h")] = 0
+    velocity_device_24h: Annotated[
+        int, Field(ge=0, description="Applications from device, 24 h")
+    ] = 0
     velocity_phone_24h: Annotated[int, Field(ge=0, description="Applications by phone, 24 h")] = 0
     velocity_ip_1h: Annotated[int, Field(ge=0, description="Applications from this IP, 1 h")] = 0
-    form_fill_seconds: Annotated[float, Field(ge=0, description="Time spent filling the form")] = 120
-    application_hour: Annotated[int, Field(ge=0, le=23, description="Local hour of submission")] = 12
-    device_ip_mismatch: Annotated[int, Field(ge=0, le=1, description="Device region ≠ IP region")] = 0
-    returning_customer: Annotated[int, Field(ge=0, le=1, description="Has repaid a loan with us")] = 0
+    form_fill_seconds: Annotated[float, Field(ge=0, description="Time spent filling the form")] = (
+        120
+    )
+    application_hour: Annotated[int, Field(ge=0, le=23, description="Local hour of submission")] = (
+        12
+    )
+    device_ip_mismatch: Annotated[
+        int, Field(ge=0, le=1, description="Device region ≠ IP region")
+    ] = 0
+    returning_customer: Annotated[
+        int, Field(ge=0, le=1, description="Has repaid a loan with us")
+    ] = 0
 
 
 FEATURE_NAMES: tuple[str, ...] = tuple(ScoringFeatures.model_fields)

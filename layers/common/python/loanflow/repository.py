@@ -88,7 +88,7 @@ class ApplicationRepository:
             request=request,
             created_at=now,
             updated_at=now,
-            lane=lane,  # type: ignore[arg-type]
+            lane=lane,
         )
         item = self._to_item(app)
         event = TimelineEvent(
@@ -252,7 +252,11 @@ class ApplicationRepository:
         new_version = version + 1
         now = event.at
         names: dict[str, str] = {"#v": "version", "#u": "updated_at"}
-        values: dict[str, Any] = {":expected": version, ":next": new_version, ":now": now.isoformat()}
+        values: dict[str, Any] = {
+            ":expected": version,
+            ":next": new_version,
+            ":now": now.isoformat(),
+        }
         sets = ["#v = :next", "#u = :now"]
         for i, (path, value) in enumerate(set_fields.items()):
             placeholders = []

@@ -37,7 +37,9 @@ class SettingsError(RuntimeError):
 @cache
 def get_settings() -> Settings:
     try:
-        return Settings()  # type: ignore[call-arg]
+        return Settings()
     except ValidationError as exc:
         missing = ", ".join(str(e["loc"][0]).upper() for e in exc.errors())
-        raise SettingsError(f"loanflow is not configured: check environment variables {missing}") from exc
+        raise SettingsError(
+            f"loanflow is not configured: check environment variables {missing}"
+        ) from exc

@@ -149,12 +149,12 @@ MAX_LOAN = Decimal("200000.00")
 
 def to_money(value: object) -> Decimal:
     """Parse a CNY amount given as a decimal string (or int) with at most 2 decimal places."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("money must be a decimal string such as \"5000.00\", not a float")
+    if isinstance(value, bool | float):
+        raise ValueError('money must be a decimal string such as "5000.00", not a float')
     try:
         d = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise ValueError("money must be a decimal string such as \"5000.00\"") from exc
+        raise ValueError('money must be a decimal string such as "5000.00"') from exc
     if not d.is_finite():
         raise ValueError("money must be a finite amount")
     if d != d.quantize(CENT):

@@ -107,4 +107,3 @@ def get_one(application_id: ApplicationId) -> ApplicationView:
     repo = application_repository()
     app = repo.get_for_owner(application_id, caller.user_id)
     return ApplicationView.of(app, repo.timeline(app.id))
-

@@ -8,6 +8,7 @@ percent) and, for "label value" lines with a known label, KEY_VALUE_SET pairs â€
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,7 +38,9 @@ class _Builder:
         self.height = height
         self.blocks: list[Block] = []
 
-    def add(self, block_type: str, polygon: Sequence[Point], confidence: float, **extra: Any) -> Block:
+    def add(
+        self, block_type: str, polygon: Sequence[Point], confidence: float, **extra: Any
+    ) -> Block:
         block: Block = {
             "BlockType": block_type,
             "Confidence": round(max(0.0, min(1.0, confidence)) * 100, 3),
@@ -184,12 +187,14 @@ def _line_blocks(b: _Builder, placed: _Placed, find_labels: LabelFinder | None) 
     label_at = {p: (label, length) for p, label, length in labels}
     cuts = sorted({0, n} | set(label_at) | {p + length for p, (_, length) in label_at.items()})
     pieces: list[tuple[str, int, int]] = []
-    for a, z in zip(cuts, cuts[1:], strict=False):
+    for a, z in itertools.pairwise(cuts):
         pieces.extend((w, a + s, a + e) for w, s, e in _words(text[a:z]))
     if not pieces:
         return []
     words = [
-        b.add("WORD", _slice(line.polygon, s / n, e / n), line.confidence, Text=w, TextType="PRINTED")
+        b.add(
+            "WORD", _slice(line.polygon, s / n, e / n), line.confidence, Text=w, TextType="PRINTED"
+        )
         for w, s, e in pieces
     ]
     line_block = b.add(
@@ -208,7 +213,9 @@ def _line_blocks(b: _Builder, placed: _Placed, find_labels: LabelFinder | None) 
 def _key_values(b: _Builder, rows: list[list[_Token]]) -> None:
     """KEY_VALUE_SET pairs from the labelled rows (see :func:`build_blocks`)."""
     pairs: list[tuple[list[_Token], list[_Token]]] = []
-    open_value: tuple[list[_Token], list[_Token], list[_Token]] | None = None  # key, value, last row
+    open_value: tuple[list[_Token], list[_Token], list[_Token]] | None = (
+        None  # key, value, last row
+    )
     for row in rows:
         if not any(t.label for t in row):
             if open_value and _continues(*open_value, row):
@@ -275,11 +282,14 @@ def _unit_geometry(polygon: list[Point]) -> dict[str, Any]:
     }
 
 
-def _continues(key: list[_Token], value: list[_Token], last_row: list[_Token], row: list[_Token]) -> bool:
+def _continues(
+    key: list[_Token], value: list[_Token], last_row: list[_Token], row: list[_Token]
+) -> bool:
     """Whether ``row`` wraps the value: the next row down, starting under the value rather than
     under the label."""
     previous, line = value[-1].line, row[0].line
     step = line.y - previous.y
-    return 0.6 * previous.height <= step <= 2.0 * previous.height and line.x > (
-        key[0].line.x + value[0].line.x
-    ) / 2
+    return (
+        0.6 * previous.height <= step <= 2.0 * previous.height
+        and line.x > (key[0].line.x + value[0].line.x) / 2
+    )

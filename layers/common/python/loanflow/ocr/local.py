@@ -63,7 +63,11 @@ class LocalOcrEngine:
         height, width = image.shape[:2]
         result = self._load()(image, use_cls=False)
         lines = [
-            RecognizedLine(text=str(text), polygon=[(float(x), float(y)) for x, y in box], confidence=float(score))
+            RecognizedLine(
+                text=str(text),
+                polygon=[(float(x), float(y)) for x, y in box],
+                confidence=float(score),
+            )
             for box, text, score in zip(
                 result.boxes if result.boxes is not None else [],
                 result.txts or (),

@@ -1,0 +1,120 @@
+"""template.yaml: it lints, it validates, it builds, and it says what the design says."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sam_cli() -> str:
+    sam = os.environ.get("SAM_CLI") or shutil.which("sam") or str(ROOT / ".venv-sam/bin/sam")
+    if not Path(sam).exists():
+        pytest.fail("aws-sam-cli is not installed: run `make setup` (it creates .venv-sam)")
+    return sam
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return {
+        name: r
+        for name, r in template()["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def test_cfn_lint_passes() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_passes() -> None:
+    result = subprocess.run(
+        [sam_cli(), "validate", "--lint", "--region", "us-east-1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_sam_build_succeeds_offline_without_docker(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sam_cli(), "build", "--build-dir", str(tmp_path / "build"), "--region", "us-east-1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    common = tmp_path / "build" / "CommonLayer" / "python"
+    assert (common / "loanflow" / "repository.py").exists()
+    assert (common / "pydantic_core").exists()
+    assert any(common.glob("pydantic_core/_pydantic_core.cpython-313-x86_64-linux-gnu.so"))
+
+
+def test_globals_pin_the_runtime_tracing_and_powertools() -> None:
+    g = template()["Globals"]["Function"]
+    assert g["Runtime"] == "python3.13"
+    assert g["Tracing"] == "Active"
+    assert g["Architectures"] == ["x86_64"]
+    assert "POWERTOOLS_SERVICE_NAME" in g["Environment"]["Variables"]
+
+
+def test_every_function_has_its_code_and_a_timeout() -> None:
+    default_timeout = template()["Globals"]["Function"]["Timeout"]
+    for name, fn in functions().items():
+        props = fn["Properties"]
+        handler_module = props.get("Handler", "app.handler").split(".")[0]
+        assert (ROOT / props["CodeUri"] / f"{handler_module}.py").exists(), name
+        assert 1 <= props.get("Timeout", default_timeout) <= 900, name
+
+
+def test_the_table_is_on_demand_encrypted_recoverable_and_expiring() -> None:
+    for name in ("LoanflowTable", "IdempotencyTable"):
+        props = template()["Resources"][name]["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"]["SSEEnabled"] is True
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_the_api_requires_a_jwt_except_for_the_docs() -> None:
+    api = template()["Resources"]["HttpApi"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "CognitoJwt"
+    open_routes = []
+    for fn in functions().values():
+        for event in fn["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                auth = event["Properties"].get("Auth", {})
+                if auth.get("Authorizer") == "NONE":
+                    open_routes.append(event["Properties"]["Path"])
+    assert sorted(open_routes) == ["/docs", "/openapi.json"]
+
+
+def test_every_queue_has_a_dead_letter_queue() -> None:
+    resources = template()["Resources"]
+    queues = {n: r for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    dlqs = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q.get("Properties", {})
+    }
+    for name, queue in queues.items():
+        assert name in dlqs or "RedrivePolicy" in queue.get("Properties", {}), name
