@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def register(subparsers: Any) -> None:

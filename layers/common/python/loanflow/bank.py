@@ -216,10 +216,14 @@ class BankClient:
     ) -> None:
         try:
             status, body = self._call(
-                "POST", "/v1/batches", {"batch_id": batch_id, "transfers": [o.body() for o in chunk]}
+                "POST",
+                "/v1/batches",
+                {"batch_id": batch_id, "transfers": [o.body() for o in chunk]},
             )
         except _Transient as exc:
-            logger.warning("bank batch outcome unknown", extra={"batch_id": batch_id, "cause": str(exc)})
+            logger.warning(
+                "bank batch outcome unknown", extra={"batch_id": batch_id, "cause": str(exc)}
+            )
             self.resolve(chunk, outcome)
             return
         if status != 200:

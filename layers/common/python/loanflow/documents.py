@@ -41,7 +41,7 @@ class DocumentSettings(BaseSettings):
 
 @cache
 def document_settings() -> DocumentSettings:
-    return DocumentSettings()  # type: ignore[call-arg]
+    return DocumentSettings()
 
 
 class DocumentNotFound(NotFound):
@@ -87,12 +87,12 @@ class DocumentRepository:
             id=document_id,
             owner_id=owner_id,
             type=document_type,
-            content_type=content_type,  # type: ignore[arg-type]
+            content_type=content_type,
             s3_key=_s3_key(owner_id, document_id),
         )
         self.table.put_item(
             Item={
-                **to_item(document),
+                **{k: v for k, v in to_item(document).items() if v is not None},
                 "PK": doc_pk(document_id),
                 "SK": META,
                 "GSI1PK": f"OWNER#{owner_id}",
@@ -146,14 +146,12 @@ class DocumentRepository:
                         "Key": {"PK": {"S": doc_pk(document.id)}, "SK": {"S": META}},
                         "UpdateExpression": "SET application_id = :app, #s = :attached",
                         "ConditionExpression": "owner_id = :owner AND "
-                        "(attribute_not_exists(application_id) OR application_id = :app "
-                        "OR application_id = :null)",
+                        "(attribute_not_exists(application_id) OR application_id = :app)",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": {
                             ":app": {"S": application_id},
                             ":owner": {"S": owner_id},
                             ":attached": {"S": "ATTACHED"},
-                            ":null": {"NULL": True},
                         },
                     }
                 }

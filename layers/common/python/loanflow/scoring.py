@@ -234,7 +234,12 @@ class _LightGBM:
                 ctypes.c_char_p,
                 handle_p,
             ],
-            "LGBM_BoosterPredictForMatSingleRowFast": [ctypes.c_void_p, ctypes.c_void_p, i64_p, f64_p],
+            "LGBM_BoosterPredictForMatSingleRowFast": [
+                ctypes.c_void_p,
+                ctypes.c_void_p,
+                i64_p,
+                f64_p,
+            ],
             "LGBM_FastConfigFree": [ctypes.c_void_p],
         }
         for name, argtypes in signatures.items():
