@@ -40,15 +40,21 @@ def template() -> dict[str, Any]:
 
 
 def clear_process_caches() -> None:
-    """Forget clients, settings and repositories built for a previous test's account."""
-    from loanflow import aws, pii
-    from loanflow.repository import application_repository
-    from loanflow.settings import get_settings
+    """Forget clients, settings, repositories… built for a previous test's account.
 
-    aws.reset()
-    get_settings.cache_clear()
-    application_repository.cache_clear()
-    pii.keyed_hash.cache_clear()
+    Every ``functools.cache``/``lru_cache`` at module level in the ``loanflow`` package is cleared,
+    so a new module with a cached factory needs no change here.
+    """
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if name == "loanflow" or name.startswith("loanflow."):
+            for value in list(vars(module).values()):
+                if (
+                    callable(getattr(value, "cache_clear", None))
+                    and getattr(value, "__module__", None) == name
+                ):
+                    value.cache_clear()
 
 
 @pytest.fixture

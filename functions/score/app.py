@@ -7,36 +7,22 @@ The model is loaded once, at cold start, from ``MODEL_DIR`` (the scoring layer's
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loanflow.errors import ValidationFailed
 from loanflow.observability import logger, metrics, tracer
-from loanflow.scoring import get_scorer, parse_features
+from loanflow.scoring import get_scorer, parse_request
 
 scorer = get_scorer()  # cold start: fail here, clearly, when the model cannot be loaded
-
-
-class ScoreRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    application_id: Annotated[str, Field(min_length=1, description="The application being scored")]
-    features: Annotated[dict[str, Any], Field(description="ScoringFeatures fields")]
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
-    try:
-        request = ScoreRequest.model_validate(event)
-    except ValidationError as exc:
-        raise ValidationFailed(f"invalid score request: {exc.errors()[0]['msg']}") from exc
+    request = parse_request(event)
     logger.append_keys(application_id=request.application_id)
-    result = scorer.score(parse_features(request.features))
+    result = scorer.score(request.features)
     metrics.add_metric(name="ApplicationsScored", unit=MetricUnit.Count, value=1)
     logger.info("scored", extra={"score": result.score, "model_version": result.model_version})
     return result.model_dump()

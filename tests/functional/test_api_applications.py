@@ -186,3 +186,27 @@ def test_openapi_and_docs_are_served(api: Any, lambda_context: Any) -> None:
     status, html = call(api, http_event("GET", "/docs", user=None), lambda_context)
     assert status == 200
     assert "swagger" in html.lower()
+
+
+def test_creation_is_rate_limited_per_user(
+    api: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loanflow.intake import creation_limiter
+    from loanflow.settings import get_settings
+
+    monkeypatch.setenv("CREATE_LIMIT_PER_HOUR", "2")
+    get_settings.cache_clear()
+    creation_limiter.cache_clear()
+    rng = random.Random(11)
+    first = application_body(rng)
+    assert create(api, lambda_context, first, key="limit-key-1")[0] == 201
+    assert create(api, lambda_context, application_body(rng), key="limit-key-2")[0] == 201
+    status, body = create(api, lambda_context, application_body(rng), key="limit-key-3")
+    assert status == 429
+    assert body["error"]["code"] == "too_many_requests"
+    # a replay of an accepted request is not a new creation: it is answered, not limited
+    assert create(api, lambda_context, first, key="limit-key-1")[0] == 201
+    # another user has their own allowance
+    assert (
+        create(api, lambda_context, application_body(rng), key="limit-key-4", user="u2")[0] == 201
+    )

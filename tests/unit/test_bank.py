@@ -99,8 +99,10 @@ def test_batch_reports_executed_rejected_and_retry() -> None:
         executed_refs = {t["reference"] for t in bank.app.state.statement()}
     assert outcome.rejected == {idempotency_key("bad"): "invalid_account"}
     assert {r.reference for r in outcome.executed.values()} == executed_refs
-    assert len(outcome.executed) + len(outcome.retry) == 40
-    assert not set(outcome.executed) & set(outcome.retry)
+    assert len(outcome.executed) + len(outcome.retry) + len(outcome.unknown) == 40
+    assert not set(outcome.executed) & (set(outcome.retry) | set(outcome.unknown))
+    # every order the bank reported as not executed really was not executed
+    assert not {k for k in outcome.retry} & {idempotency_key(r) for r in executed_refs}
 
 
 def test_statement_pages_through_every_transfer(bank: bank_sim.BankServer) -> None:

@@ -147,7 +147,9 @@ class BankSimulator:
         key = request.headers.get("Idempotency-Key", "")
         body = _body(request)
         if not key or len(key) > 128 or not isinstance(body, dict):
-            return _error(400, "bad_request", "an Idempotency-Key header and a JSON body are required")
+            return _error(
+                400, "bad_request", "an Idempotency-Key header and a JSON body are required"
+            )
         fault = self._begin()
         if fault == "fail" and self._coin():
             return _error(503, "service_unavailable", "bank temporarily unavailable")
@@ -184,14 +186,20 @@ class BankSimulator:
             try:
                 self._validate(item)
                 if not key or self._draw() < self.failure_rate:
-                    results.append({"idempotency_key": key, "status": "FAILED", "error": "try_again"})
+                    results.append(
+                        {"idempotency_key": key, "status": "FAILED", "error": "try_again"}
+                    )
                     continue
                 transfer, _ = self._execute(key, item)
             except _Reject as exc:
                 results.append({"idempotency_key": key, "status": "REJECTED", "error": exc.code})
                 continue
             results.append(
-                {"idempotency_key": key, "status": "EXECUTED", "transfer_id": transfer["transfer_id"]}
+                {
+                    "idempotency_key": key,
+                    "status": "EXECUTED",
+                    "transfer_id": transfer["transfer_id"],
+                }
             )
         if fault == "fail":
             return _error(503, "service_unavailable", "bank temporarily unavailable")
@@ -219,7 +227,9 @@ class BankSimulator:
             existing = self.state.transfers.get(key)
             if existing is not None:
                 if existing["amount"] != str(amount) or existing["account"] != account:
-                    raise _Reject("idempotency_key_mismatch", "key already used for another transfer")
+                    raise _Reject(
+                        "idempotency_key_mismatch", "key already used for another transfer"
+                    )
                 return existing, True
             sequence = len(self.state.transfers) + 1
             transfer = {

@@ -115,7 +115,9 @@ class BatchOutcome:
     executed: dict[str, TransferReceipt] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
     retry: list[str] = field(default_factory=list)
-    """Not executed (the bank said so) or still unknown: send again later, after asking."""
+    """Not executed (the bank said so): safe to send again."""
+    unknown: list[str] = field(default_factory=list)
+    """The bank could not say: ask about these before anything is sent again."""
 
 
 class _Transient(Exception):
@@ -246,12 +248,12 @@ class BankClient:
         self.resolve([o for o in chunk if o.idempotency_key not in answered], outcome)
 
     def resolve(self, orders: Sequence[TransferOrder], outcome: BatchOutcome) -> None:
-        """Ask the bank about each order whose fate is unknown; unknowns stay ``retry``."""
+        """Ask the bank about each order whose fate is unknown (never executed → ``retry``)."""
         for order in orders:
             try:
                 found = self.find(order.idempotency_key)
             except BankUnavailable:
-                outcome.retry.append(order.idempotency_key)
+                outcome.unknown.append(order.idempotency_key)
                 continue
             if found is None:
                 outcome.retry.append(order.idempotency_key)

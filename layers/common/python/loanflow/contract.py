@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +27,11 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from loanflow import aws
-from loanflow.models import Application, Offer, utcnow
+from loanflow.errors import Conflict, InvalidTransition
+from loanflow.models import Application, ApplicationStatus, Offer, utcnow
+from loanflow.observability import logger
 from loanflow.pii import mask_card, mask_id_number
+from loanflow.repository import ApplicationRepository, application_repository
 from loanflow.types import money_str
 
 LENDER = "小财主网络小额贷款有限公司"
@@ -251,3 +255,143 @@ def contract_of(application: Application) -> ContractRecord | None:
 def consent_of(application: Application) -> Consent | None:
     data: Any = application.extra.get("signature")
     return Consent.model_validate(data) if data else None
+
+
+# --- the workflow's tasks and the signing route ------------------------------------------------
+
+ACTOR = "contracts"
+
+
+def prepare_task(application_id: str, repo: ApplicationRepository | None = None) -> dict[str, Any]:
+    """PrepareContract: render, store and sign the contract once; a retry returns the same one."""
+    repo = repo or application_repository()
+    app = repo.get(application_id)
+    record = contract_of(app)
+    if record is None:
+        record = prepare(app)
+        repo.update(
+            application_id,
+            actor=ACTOR,
+            action="contract_prepared",
+            set_fields={"extra.contract": record.model_dump(mode="json")},
+            details={"sha256": record.sha256},
+        )
+    return {"sha256": record.sha256, "s3_key": record.s3_key, "signed_by_platform": True}
+
+
+def await_signature_task(
+    application_id: str, task_token: str, repo: ApplicationRepository | None = None
+) -> dict[str, Any]:
+    """AwaitSignature: keep the task token and wait for the applicant (→ AWAITING_SIGNATURE)."""
+    repo = repo or application_repository()
+    app = repo.get(application_id)
+    fields = {"extra.signature_task_token": task_token}
+    if app.status == ApplicationStatus.APPROVED:
+        repo.transition(
+            application_id,
+            ApplicationStatus.AWAITING_SIGNATURE,
+            actor=ACTOR,
+            reason="contract ready for signature",
+            set_fields=fields,
+        )
+    elif app.status == ApplicationStatus.AWAITING_SIGNATURE:
+        repo.update(application_id, actor=ACTOR, action="signature_awaited", set_fields=fields)
+    elif app.status in _SIGNED_OR_LATER:
+        # Signed while this task was being retried: resume at once.
+        _resume(task_token, app)
+    else:
+        raise InvalidTransition(app.status.value, ApplicationStatus.AWAITING_SIGNATURE.value)
+    return {"awaiting": True}
+
+
+def expire_task(application_id: str, repo: ApplicationRepository | None = None) -> dict[str, Any]:
+    """The signature wait timed out: EXPIRED — unless the applicant signed at that very moment."""
+    repo = repo or application_repository()
+    app = repo.get(application_id)
+    if app.status in _SIGNED_OR_LATER:
+        return {"expired": False, "signed": True}
+    repo.transition(
+        application_id,
+        ApplicationStatus.EXPIRED,
+        actor=ACTOR,
+        reason="the offer was not signed in time",
+    )
+    return {"expired": True, "signed": False}
+
+
+def sign(
+    application_id: str,
+    owner_id: str,
+    *,
+    ip: str,
+    user_agent: str,
+    repo: ApplicationRepository | None = None,
+) -> Application:
+    """The applicant consents: record it, move to SIGNED and resume the workflow (idempotent)."""
+    repo = repo or application_repository()
+    app = repo.get_for_owner(application_id, owner_id)
+    if app.status in _SIGNED_OR_LATER:
+        _resume(app.extra.get("signature_task_token"), app)
+        return app
+    if app.status == ApplicationStatus.EXPIRED or _offer_expired(app):
+        raise OfferExpired(application_id)
+    if app.status != ApplicationStatus.AWAITING_SIGNATURE:
+        raise NotReadyToSign(application_id, app.status.value)
+    record = contract_of(app)
+    if record is None:
+        raise NotReadyToSign(application_id, app.status.value)
+    consent = Consent(ip=ip, user_agent=user_agent[:512], sha256=record.sha256)
+    app = repo.transition(
+        application_id,
+        ApplicationStatus.SIGNED,
+        actor=f"user:{owner_id}",
+        reason="the applicant signed the contract",
+        set_fields={"extra.signature": consent.model_dump(mode="json")},
+        details={"sha256": record.sha256, "ip": ip},
+    )
+    _resume(app.extra.get("signature_task_token"), app)
+    return app
+
+
+class OfferExpired(Conflict):
+    code = "offer_expired"
+
+    def __init__(self, application_id: str) -> None:
+        super().__init__(f"the offer of application {application_id} has expired", field="id")
+
+
+class NotReadyToSign(Conflict):
+    code = "not_ready_to_sign"
+
+    def __init__(self, application_id: str, status: str) -> None:
+        super().__init__(
+            f"application {application_id} is {status}: there is no contract to sign", field="id"
+        )
+
+
+_SIGNED_OR_LATER = frozenset(
+    {ApplicationStatus.SIGNED, ApplicationStatus.DISBURSING, ApplicationStatus.FUNDED}
+)
+
+
+def _offer_expired(app: Application) -> bool:
+    expires = app.offer.expires_at if app.offer else None
+    return expires is not None and expires < utcnow()
+
+
+def _resume(task_token: Any, app: Application) -> None:
+    """SendTaskSuccess; a token already used or timed out is not an error (signing twice)."""
+    if not task_token:
+        return
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.send_task_success(
+            taskToken=str(task_token),
+            output=json.dumps({"signed": True, "application_id": app.id}),
+        )
+    except (
+        sfn.exceptions.TaskTimedOut,
+        sfn.exceptions.TaskDoesNotExist,
+        sfn.exceptions.InvalidToken,
+    ):
+        logger.info("signature task already resumed or gone", extra={"application_id": app.id})

@@ -37,6 +37,9 @@ class DocumentSettings(BaseSettings):
     documents_bucket: str = Field(description="Private bucket of uploads (DOCUMENTS_BUCKET)")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     upload_url_seconds: int = Field(default=900, ge=60, le=3600)
+    extract_document_function: str | None = Field(
+        default=None, description="The ExtractDocument function autofill invokes"
+    )
 
 
 @cache

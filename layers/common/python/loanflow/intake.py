@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loanflow.models import ApplicationRequest
 from loanflow.observability import logger, metrics
+from loanflow.ratelimit import RateLimiter
 from loanflow.repository import application_repository
 from loanflow.settings import SettingsError, get_settings
 
@@ -53,6 +55,7 @@ def create_application(
 )
 def _create_once(command: dict[str, Any], request: ApplicationRequest) -> dict[str, str]:
     owner_id = command["owner_id"]
+    creation_limiter().hit(owner_id)
     if request.document_ids:  # refuse before writing anything: no half-created application
         check_documents(owner_id, request.document_ids)
     app = application_repository().create(owner_id, request, actor=f"user:{owner_id}")
@@ -61,6 +64,17 @@ def _create_once(command: dict[str, Any], request: ApplicationRequest) -> dict[s
     logger.info("application created", extra={"application_id": app.id})
     metrics.add_metric(name="ApplicationsCreated", unit="Count", value=1)
     return {"id": app.id, "status": app.status.value}
+
+
+@cache
+def creation_limiter() -> RateLimiter:
+    settings = get_settings()
+    return RateLimiter(
+        application_repository().table,
+        action="applications_created",
+        limit=settings.create_limit_per_hour,
+        window_seconds=3600,
+    )
 
 
 def check_documents(owner_id: str, document_ids: list[str]) -> None:

@@ -10,7 +10,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field
 
 from loanflow.features import Employment
 from loanflow.types import BankCard, IdNumber, LoanAmount, Money, Phone, age_on, id_birth_date
@@ -83,13 +83,11 @@ class Applicant(_Strict):
     bank_card: BankCard
     address: Annotated[str, Field(min_length=4, max_length=200, description="Home address")]
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
     def birth_date(self) -> date:
         return id_birth_date(self.id_number)
 
     def age_on(self, when: date) -> int:
-        return age_on(self.birth_date, when)
+        return age_on(self.birth_date(), when)
 
 
 class ApplicationRequest(Applicant):

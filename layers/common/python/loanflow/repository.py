@@ -33,6 +33,20 @@ from loanflow.settings import get_settings
 from loanflow.status import check_transition
 
 PII_FIELDS = ("id_number", "phone", "bank_card")
+ERASED_PII: dict[str, Any] = {
+    "name": "已删除",
+    "id_number": "[erased]",
+    "phone": "[erased]",
+    "bank_card": "[erased]",
+    "address": "已删除 (erased)",
+}
+ERASED_DEVICE = {"device_id": "erased", "ip": "0.0.0.0", "app_version": "0", "form_fill_seconds": 0}
+# Well-formed stand-ins so the rest of an erased request still validates (replaced right after).
+_VALID_SHAPE = {
+    "id_number": "11010519491231002X",
+    "phone": "13800000000",
+    "bank_card": "6222021234567894",
+}
 META = "META"
 _MAX_ATTEMPTS = 4
 
@@ -125,8 +139,8 @@ class ApplicationRepository:
         """The owner's applications, newest first, one page at a time (no PII is decrypted)."""
         kwargs: dict[str, Any] = {
             "IndexName": "GSI1",
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": {":pk": owner_pk(owner_id)},
+            "KeyConditionExpression": "GSI1PK = :pk AND begins_with(GSI1SK, :app)",
+            "ExpressionAttributeValues": {":pk": owner_pk(owner_id), ":app": "APP#"},
             "ScanIndexForward": False,
             "Limit": limit,
         }
@@ -318,7 +332,6 @@ class ApplicationRepository:
         data = to_item(app)
         request = data.pop("request")
         sealed_fields = {k: request.pop(k) for k in PII_FIELDS}
-        request.pop("birth_date", None)
         return {
             **data,
             "PK": app_pk(app.id),
@@ -335,10 +348,48 @@ class ApplicationRepository:
     def _from_item(self, item: dict[str, Any]) -> Application:
         data = from_item(item)
         request = dict(data["request"])
-        request.update(pii.decrypt(data["pii"], context=data["id"]))
         fields = {k: v for k, v in data.items() if k in Application.model_fields}
+        if "erased_at" in data:  # personal data erased on request: keep the record, not the person
+            shaped = ApplicationRequest.model_validate({**request, **_VALID_SHAPE})
+            fields["request"] = shaped.model_copy(update=ERASED_PII)
+            return Application.model_validate(fields)
+        request.update(pii.decrypt(data["pii"], context=data["id"]))
         fields["request"] = request
         return Application.model_validate(fields)
+
+    def erase_personal_data(self, application_id: str, *, actor: str, reason: str) -> Application:
+        """Remove the sealed PII, its hashes and the free-text identity fields; keep the rest.
+
+        What remains (amounts, dates, decision, status, audit trail) is what the lender must keep
+        by law; the person can no longer be identified from it.
+        """
+        for _ in range(_MAX_ATTEMPTS):
+            current = self.get(application_id)
+            try:
+                return self._write_change(
+                    current,
+                    current.version,
+                    TimelineEvent(actor=actor, action="personal_data_erased", reason=reason),
+                    {
+                        "erased_at": utcnow().isoformat(),
+                        "request.name": ERASED_PII["name"],
+                        "request.address": ERASED_PII["address"],
+                        "request.device": ERASED_DEVICE,
+                    },
+                    ("pii", "id_hash", "phone_hash", "card_hash"),
+                )
+            except ConcurrentModification:
+                continue
+        raise ConcurrentModification(f"application {application_id} keeps changing; try again")
+
+    def all_for_owner(self, owner_id: str) -> list[ApplicationSummary]:
+        items: list[ApplicationSummary] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = self.list_for_owner(owner_id, limit=50, cursor=cursor)
+            items.extend(page)
+            if cursor is None:
+                return items
 
     def _event_item(self, application_id: str, version: int, event: TimelineEvent) -> dict:
         return {"PK": app_pk(application_id), "SK": event_sk(version), "event": to_item(event)}

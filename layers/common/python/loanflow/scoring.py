@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -449,11 +449,32 @@ def get_scorer() -> Scorer:
     return Scorer.load(settings.model_dir, settings.lightgbm_library)
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class ScoreRequest(BaseModel):
+    """The Score task's input: which application, and its features."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    application_id: Annotated[str, Field(min_length=1, description="The application being scored")]
+    features: ScoringFeatures
+
+
+def parse_request(event: Any) -> ScoreRequest:
+    """Validate a Score event; bad input is a :class:`ValidationFailed` naming the field."""
+    return _validated(ScoreRequest, event, "invalid score request")
+
+
 def parse_features(values: Any) -> ScoringFeatures:
-    """Validate a features object from an event; bad input is a :class:`ValidationFailed`."""
+    """Validate a features object; bad input is a :class:`ValidationFailed` naming the field."""
+    return _validated(ScoringFeatures, values, "invalid features")
+
+
+def _validated(model: type[_M], value: Any, what: str) -> _M:
     try:
-        return ScoringFeatures.model_validate(values)
+        return model.model_validate(value)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None
-        raise ValidationFailed(f"invalid features: {first['msg']}", field=field) from exc
+        raise ValidationFailed(f"{what}: {field}: {first['msg']}", field=field) from exc

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
     stage: str = Field(default="dev", description="Deployment stage name (STAGE)")
     max_page_size: int = 50
+    create_limit_per_hour: int = Field(
+        default=10, ge=1, description="Applications one user may create per hour (CREATE_LIMIT_PER_HOUR)"
+    )
 
 
 class SettingsError(RuntimeError):

@@ -66,6 +66,12 @@ def engine_name_for(document_type: DocumentType) -> EngineName:
     return settings.engines.get(document_type, settings.engine)
 
 
+def warm_up() -> None:
+    """Build (and load the models of) every engine that configuration uses."""
+    for name in {engine_name_for(t) for t in DocumentType}:
+        get_engine(name).warm_up()
+
+
 def analyze(
     document_type: DocumentType,
     content: bytes,
@@ -95,4 +101,5 @@ __all__ = [
     "engine_name_for",
     "get_engine",
     "ocr_settings",
+    "warm_up",
 ]

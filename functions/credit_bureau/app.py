@@ -1,0 +1,22 @@
+"""CreditBureauFunction (state CreditBureau): the applicant's bureau report (30-day cache, then
+the bureau's API). Raises ``BureauUnavailable``, which the workflow routes to manual review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loanflow.observability import logger, tracer
+from loanflow.settings import get_settings
+from loanflow.workflow import WorkflowState, bureau_task
+
+get_settings()  # fail at cold start, not at the first event, when the function is misconfigured
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = WorkflowState.model_validate(event)
+    logger.append_keys(application_id=state.application_id)
+    return bureau_task(state)

@@ -1,0 +1,74 @@
+"""Submitting an application and the ops review queue.
+
+- ``POST /applications/{id}/submit`` (owner) → 202: DRAFT → SUBMITTED and the intake message; a
+  repeat is harmless (a SUBMITTED application is queued again; the execution name dedups).
+- ``GET /reviews`` (ops group) → the applications waiting for a person, highest priority first.
+- ``POST /reviews/{id}`` (ops group) ``{decision: approve|decline, note}`` → the verdict, recorded
+  with the reviewer and note, resumes the waiting workflow.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from loanflow.http.auth import OPS_GROUP, current_caller
+from loanflow.repository import application_repository
+from loanflow.reviews import ReviewItem, ReviewQueue, ReviewVerdict, resolve_review
+from loanflow.submission import submit
+from loanflow.workflow import table
+
+router = APIGatewayHttpRouter()
+
+ApplicationId = Annotated[str, Path(pattern=r"^app_[0-9A-Z]{26}$", description="Application id")]
+
+
+class Submitted(BaseModel):
+    id: str
+    status: str
+    lane: str
+
+
+class ReviewList(BaseModel):
+    items: list[ReviewItem]
+
+
+class Reviewed(BaseModel):
+    id: str
+    status: str
+
+
+@router.post(
+    "/applications/<application_id>/submit",
+    summary="Submit my draft: the decision workflow starts",
+    responses={202: {"description": "Accepted", "content": {"application/json": {"schema": {}}}}},
+)
+def submit_application(application_id: ApplicationId) -> Response[Submitted]:
+    caller = current_caller(router.current_event)
+    app = submit(application_repository(), application_id, caller.user_id)
+    body = Submitted(id=app.id, status=app.status.value, lane=app.lane)
+    return Response(status_code=202, content_type="application/json", body=body)
+
+
+@router.get("/reviews", summary="Applications waiting for review, highest priority first (ops)")
+def list_reviews(limit: Annotated[int, Query(ge=1, le=100)] = 50) -> ReviewList:
+    current_caller(router.current_event).require_group(OPS_GROUP)
+    return ReviewList(items=ReviewQueue(table()).list(limit))
+
+
+@router.post("/reviews/<application_id>", summary="Approve or decline a reviewed application (ops)")
+def review(application_id: ApplicationId, verdict: Annotated[ReviewVerdict, Body()]) -> Reviewed:
+    caller = current_caller(router.current_event)
+    caller.require_group(OPS_GROUP)
+    app = resolve_review(
+        ReviewQueue(table()),
+        application_repository(),
+        application_id,
+        verdict,
+        reviewer=caller.user_id,
+    )
+    return Reviewed(id=app.id, status=app.status.value)

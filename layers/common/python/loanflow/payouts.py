@@ -1,0 +1,617 @@
+"""Disbursements, exactly once: the loan record, instant payouts, and scheduled batch payouts.
+
+Why a loan is never paid twice:
+
+1. The bank executes a transfer at most once per idempotency key, and the key is derived from the
+   loan id (:func:`loanflow.bank.idempotency_key`); the loan id is derived from the application id.
+2. After any unclear answer (timeout, 5xx, a crashed invocation) the bank is *asked* about the
+   transfer before anything is sent again: per loan ``in_doubt`` / ``payout_attempts`` for instant
+   payouts, the run lease's ``inflight`` list for batches.
+3. Only one batch run works at a time: a lease item with an expiry, renewed before every bank
+   request *conditionally on still owning it* (fencing), so a run that lost its lease stops.
+4. The ledger lines and the SENT mark have keys/conditions derived from the loan: recording twice
+   changes nothing.
+
+Why a signed loan is always paid in the end: a loan leaves the payout queue (GSI2 ``QUEUE#PAYOUT``)
+only when the bank confirmed it (→ ``QUEUE#FUNDING`` until the application is FUNDED) or refused it
+for good (→ FAILED, a message on the payout DLQ and an alarm). Transient failures are requeued with
+a delay; unknown outcomes stay in doubt and are asked about on the next run.
+
+Keys: loan ``PK=LOAN#<loan_id>, SK=LOAN``; queue ``GSI2PK=QUEUE#PAYOUT|QUEUE#FUNDING,
+GSI2SK=<due ISO time>#<loan_id>``; run lease ``PK=PAYOUT#RUN, SK=LEASE``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from loanflow import aws, pii
+from loanflow.bank import (
+    BankClient,
+    BankUnavailable,
+    BatchOutcome,
+    TransferOrder,
+    TransferReceipt,
+    TransferRejected,
+    idempotency_key,
+)
+from loanflow.dynamo import from_item, to_item
+from loanflow.errors import NotFound
+from loanflow.ids import new_id
+from loanflow.ledger import Disbursement, Ledger, loan_pk
+from loanflow.models import Application, Loan, PayoutStatus, utcnow
+from loanflow.observability import logger
+
+LOAN_SK = "LOAN"
+QUEUE_PAYOUT = "QUEUE#PAYOUT"
+QUEUE_FUNDING = "QUEUE#FUNDING"
+LEASE_KEY = {"PK": "PAYOUT#RUN", "SK": "LEASE"}
+Channel = Literal["instant", "batch"]
+
+
+class PayoutSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYOUT_", extra="ignore")
+
+    dlq_url: str | None = Field(default=None, description="Poison payouts go here (PAYOUT_DLQ_URL)")
+    lease_s: int = Field(default=360, ge=1, description="Batch run lease (PAYOUT_LEASE_S)")
+    max_attempts: int = Field(default=8, ge=1, description="Sends before a payout is poison")
+    retry_delay_s: int = Field(default=30, ge=0, description="Delay before a requeued payout")
+    rounds: int = Field(default=3, ge=1, description="Send rounds per batch run")
+    batch_limit: int = Field(default=20_000, ge=1, description="Payouts taken by one run")
+
+
+class LoanNotFound(NotFound):
+    code = "loan_not_found"
+
+    def __init__(self, loan_id: str) -> None:
+        super().__init__(f"loan {loan_id} not found", field="id")
+
+
+class PayoutRejected(Exception):
+    """The bank refused this payout for good; the loan is FAILED and on the DLQ."""
+
+
+def loan_id_for(application_id: str) -> str:
+    """One application, one loan: the id is derived, so a retried task finds the same loan."""
+    return "loan_" + application_id.removeprefix("app_")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+@dataclass
+class LoanRecord:
+    """A loan and the state of its payout."""
+
+    loan: Loan
+    payout_attempts: int = 0
+    in_doubt: bool = False
+    beneficiary: str = ""
+    transfer_id: str | None = None
+    last_error: str | None = None
+    submitted_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.loan.id
+
+    @property
+    def key(self) -> str:
+        return idempotency_key(self.loan.id)
+
+    def time_to_funds_s(self) -> float | None:
+        if self.submitted_at is None or self.loan.funds_sent_at is None:
+            return None
+        return (self.loan.funds_sent_at - self.submitted_at).total_seconds()
+
+
+class PayoutStore:
+    """Loans and their payout state in the single table."""
+
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self.table = (dynamodb or aws.resource("dynamodb")).Table(table_name)
+        self.ledger = Ledger(self.table)
+
+    # --- loans ---------------------------------------------------------------------------------
+
+    def open_loan(
+        self, application: Application, channel: Channel, *, submitted_at: datetime | None = None
+    ) -> LoanRecord:
+        """Create the application's loan (once; a repeat returns the existing one)."""
+        if application.offer is None:
+            raise ValueError(f"application {application.id} has no offer")
+        offer = application.offer
+        now = utcnow()
+        loan = Loan(
+            id=loan_id_for(application.id),
+            application_id=application.id,
+            owner_id=application.owner_id,
+            principal=offer.amount,
+            apr=offer.apr,
+            term_months=offer.term_months,
+            schedule=offer.schedule,
+            payout_status=PayoutStatus.QUEUED if channel == "batch" else PayoutStatus.PENDING,
+            payout_channel=channel,
+            created_at=now,
+        )
+        item = {
+            **to_item(loan),
+            "PK": loan_pk(loan.id),
+            "SK": LOAN_SK,
+            "payout_attempts": 0,
+            "in_doubt": False,
+            "beneficiary": pii.encrypt(
+                {"account": application.request.bank_card, "name": application.request.name},
+                context=loan.id,
+            ),
+            "submitted_at": _iso(submitted_at) if submitted_at else None,
+        }
+        if channel == "batch":
+            item.update({"GSI2PK": QUEUE_PAYOUT, "GSI2SK": f"{_iso(now)}#{loan.id}"})
+        try:
+            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        return self.get(loan.id)
+
+    def get(self, loan_id: str) -> LoanRecord:
+        item = self.table.get_item(
+            Key={"PK": loan_pk(loan_id), "SK": LOAN_SK}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise LoanNotFound(loan_id)
+        return _record(item)
+
+    def get_for_owner(self, loan_id: str, owner_id: str) -> LoanRecord:
+        """The loan if ``owner_id`` owns it; otherwise not found (no existence leak)."""
+        record = self.get(loan_id)
+        if record.loan.owner_id != owner_id:
+            raise LoanNotFound(loan_id)
+        return record
+
+    def beneficiary_of(self, record: LoanRecord) -> tuple[str, str]:
+        sealed = pii.decrypt(record.beneficiary, context=record.id)
+        return sealed["account"], sealed["name"]
+
+    def order_for(self, record: LoanRecord) -> TransferOrder:
+        account, name = self.beneficiary_of(record)
+        return TransferOrder(record.id, record.loan.principal, account, name)
+
+    # --- payout state --------------------------------------------------------------------------
+
+    def begin_attempt(self, loan_id: str) -> bool:
+        """Count an instant attempt; True when an earlier one may already have reached the bank."""
+        answer = self.table.update_item(
+            Key={"PK": loan_pk(loan_id), "SK": LOAN_SK},
+            UpdateExpression="SET payout_attempts = payout_attempts + :one, payout_status = :s",
+            ConditionExpression="payout_status IN (:pending, :sending)",
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":s": PayoutStatus.SENDING.value,
+                ":pending": PayoutStatus.PENDING.value,
+                ":sending": PayoutStatus.SENDING.value,
+            },
+            ReturnValues="UPDATED_OLD",
+        )
+        return int(answer["Attributes"].get("payout_attempts", 0)) > 0
+
+    def record_paid(self, paid: Sequence[tuple[LoanRecord, TransferReceipt]]) -> None:
+        """Book the ledger, then mark each loan SENT and move it to the funding queue."""
+        self.ledger.record(
+            Disbursement(r.id, receipt.amount, receipt.transfer_id, receipt.executed_at)
+            for r, receipt in paid
+        )
+        for record, receipt in paid:
+            sent_at = _parse_time(receipt.executed_at)
+            try:
+                self.table.update_item(
+                    Key={"PK": loan_pk(record.id), "SK": LOAN_SK},
+                    UpdateExpression=(
+                        "SET payout_status = :sent, funds_sent_at = :at, transfer_id = :t, "
+                        "in_doubt = :no, GSI2PK = :q, GSI2SK = :qs"
+                    ),
+                    ConditionExpression="payout_status <> :sent",
+                    ExpressionAttributeValues={
+                        ":sent": PayoutStatus.SENT.value,
+                        ":at": _iso(sent_at),
+                        ":t": receipt.transfer_id,
+                        ":no": False,
+                        ":q": QUEUE_FUNDING,
+                        ":qs": f"{_iso(sent_at)}#{record.id}",
+                    },
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+            record.loan.payout_status = PayoutStatus.SENT
+            record.loan.funds_sent_at = sent_at
+            record.transfer_id = receipt.transfer_id
+
+    def requeue(
+        self, record: LoanRecord, *, error: str, in_doubt: bool, delay_s: int, counts: bool
+    ) -> None:
+        """Back on the payout queue after ``delay_s`` (as a batch payout)."""
+        due = utcnow() + timedelta(seconds=delay_s)
+        try:
+            self._requeue(record, error, in_doubt, due, counts)
+        except ClientError as exc:
+            # Someone settled it meanwhile (SENT or FAILED): nothing left to queue.
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _requeue(
+        self, record: LoanRecord, error: str, in_doubt: bool, due: datetime, counts: bool
+    ) -> None:
+        self.table.update_item(
+            Key={"PK": loan_pk(record.id), "SK": LOAN_SK},
+            UpdateExpression=(
+                "SET payout_status = :q, payout_channel = :batch, in_doubt = :d, last_error = :e, "
+                "payout_attempts = payout_attempts + :n, GSI2PK = :pk, GSI2SK = :sk"
+            ),
+            ConditionExpression="payout_status IN (:q, :pending, :sending)",
+            ExpressionAttributeValues={
+                ":q": PayoutStatus.QUEUED.value,
+                ":pending": PayoutStatus.PENDING.value,
+                ":sending": PayoutStatus.SENDING.value,
+                ":batch": "batch",
+                ":d": in_doubt,
+                ":e": error,
+                ":n": 1 if counts else 0,
+                ":pk": QUEUE_PAYOUT,
+                ":sk": f"{_iso(due)}#{record.id}",
+            },
+        )
+
+    def fail(self, record: LoanRecord, reason: str) -> None:
+        """The bank refused for good: FAILED, off every queue."""
+        self.table.update_item(
+            Key={"PK": loan_pk(record.id), "SK": LOAN_SK},
+            UpdateExpression="SET payout_status = :f, last_error = :e REMOVE GSI2PK, GSI2SK",
+            ConditionExpression="payout_status <> :sent",
+            ExpressionAttributeValues={
+                ":f": PayoutStatus.FAILED.value,
+                ":e": reason,
+                ":sent": PayoutStatus.SENT.value,
+            },
+        )
+
+    def funded(self, record: LoanRecord) -> None:
+        """The application knows it is FUNDED: the loan leaves the funding queue."""
+        self.table.update_item(
+            Key={"PK": loan_pk(record.id), "SK": LOAN_SK},
+            UpdateExpression="REMOVE GSI2PK, GSI2SK",
+        )
+
+    def queued(self, queue: str, *, until: datetime | None = None, limit: int) -> list[LoanRecord]:
+        """Loans on ``queue`` due by ``until`` (oldest first)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": "GSI2",
+            "KeyConditionExpression": "GSI2PK = :q AND GSI2SK <= :until",
+            "ExpressionAttributeValues": {":q": queue, ":until": _iso(until or utcnow()) + "~"},
+        }
+        records: list[LoanRecord] = []
+        while len(records) < limit:
+            page = self.table.query(**kwargs)
+            records.extend(_record(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return records[:limit]
+
+    def all_loans(self) -> Iterator[LoanRecord]:
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "SK = :sk",
+            "ExpressionAttributeValues": {":sk": LOAN_SK},
+        }
+        while True:
+            page = self.table.scan(**kwargs)
+            for item in page.get("Items", []):
+                yield _record(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _record(item: dict[str, Any]) -> LoanRecord:
+    data = from_item(item)
+    loan = Loan.model_validate({k: v for k, v in data.items() if k in Loan.model_fields})
+    submitted = data.get("submitted_at")
+    return LoanRecord(
+        loan=loan,
+        payout_attempts=int(data.get("payout_attempts", 0)),
+        in_doubt=bool(data.get("in_doubt", False)),
+        beneficiary=str(data.get("beneficiary", "")),
+        transfer_id=data.get("transfer_id"),
+        last_error=data.get("last_error"),
+        submitted_at=datetime.fromisoformat(submitted) if submitted else None,
+    )
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return utcnow()
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- poison payouts ----------------------------------------------------------------------------
+
+
+class DeadLetters:
+    """Poison payouts, for a person to look at (the queue has an alarm)."""
+
+    def __init__(self, queue_url: str | None) -> None:
+        self.queue_url = queue_url
+
+    def send(self, record: LoanRecord, reason: str) -> None:
+        logger.error("payout is poison", extra={"loan_id": record.id, "reason": reason})
+        if not self.queue_url:
+            return
+        aws.client("sqs").send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps(
+                {
+                    "loan_id": record.id,
+                    "application_id": record.loan.application_id,
+                    "amount": str(record.loan.principal),
+                    "reason": reason,
+                    "at": _iso(utcnow()),
+                }
+            ),
+        )
+
+
+# --- the batch run lease -----------------------------------------------------------------------
+
+
+class LeaseHeld(Exception):
+    """Another batch run holds the lease."""
+
+
+class LeaseLost(Exception):
+    """This run's lease expired and another run took it: stop before talking to the bank."""
+
+
+class RunLease:
+    """One batch run at a time; ``inflight`` names what a run sent and has not recorded yet."""
+
+    def __init__(self, table: Any, lease_s: int) -> None:
+        self.table = table
+        self.lease_s = lease_s
+
+    def acquire(self, run_id: str) -> list[str]:
+        """Take the lease; returns the loans a previous run left in flight (their fate unknown)."""
+        now = time.time()
+        try:
+            answer = self.table.update_item(
+                Key=LEASE_KEY,
+                UpdateExpression="SET run_id = :me, lease_until = :until",
+                ConditionExpression="attribute_not_exists(run_id) OR lease_until < :now",
+                ExpressionAttributeValues={
+                    ":me": run_id,
+                    ":until": Decimal(str(round(now + self.lease_s, 3))),
+                    ":now": Decimal(str(round(now, 3))),
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise LeaseHeld("another payout run is in progress") from exc
+            raise
+        return list(answer.get("Attributes", {}).get("inflight", []))
+
+    def hold(self, run_id: str, inflight: Sequence[str]) -> None:
+        """Renew the lease and name what is about to be sent — only if this run still owns it."""
+        try:
+            self.table.update_item(
+                Key=LEASE_KEY,
+                UpdateExpression="SET lease_until = :until, inflight = :f",
+                ConditionExpression="run_id = :me",
+                ExpressionAttributeValues={
+                    ":me": run_id,
+                    ":until": Decimal(str(round(time.time() + self.lease_s, 3))),
+                    ":f": list(inflight),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise LeaseLost(f"run {run_id} lost the payout lease") from exc
+            raise
+
+    def release(self, run_id: str, inflight: Sequence[str]) -> None:
+        """Give the lease up; ``inflight`` stays recorded when the run could not settle it."""
+        try:
+            self.table.update_item(
+                Key=LEASE_KEY,
+                UpdateExpression="SET inflight = :f REMOVE run_id, lease_until",
+                ConditionExpression="run_id = :me",
+                ExpressionAttributeValues={":me": run_id, ":f": list(inflight)},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+# --- instant payouts ---------------------------------------------------------------------------
+
+
+@dataclass
+class InstantResult:
+    record: LoanRecord
+    outcome: Literal["sent", "queued"]
+
+
+def pay_instantly(
+    store: PayoutStore,
+    bank: BankClient,
+    record: LoanRecord,
+    dead_letters: DeadLetters,
+    *,
+    retry_delay_s: int = 0,
+) -> InstantResult:
+    """Pay one loan now; an unreachable bank sends it to the batch queue (in doubt), never twice."""
+    if record.loan.payout_status == PayoutStatus.SENT:
+        return InstantResult(record, "sent")
+    if record.loan.payout_status == PayoutStatus.QUEUED:
+        return InstantResult(record, "queued")
+    if record.loan.payout_status == PayoutStatus.FAILED:
+        raise PayoutRejected(record.last_error or "payout failed")
+    in_doubt = store.begin_attempt(record.id)
+    try:
+        receipt = bank.transfer(store.order_for(record), in_doubt=in_doubt)
+    except TransferRejected as exc:
+        store.fail(record, exc.code)
+        dead_letters.send(record, exc.code)
+        raise PayoutRejected(exc.code) from exc
+    except BankUnavailable as exc:
+        logger.warning("instant payout deferred to the batch", extra={"loan_id": record.id})
+        store.requeue(record, error=str(exc), in_doubt=True, delay_s=retry_delay_s, counts=False)
+        return InstantResult(store.get(record.id), "queued")
+    store.record_paid([(record, receipt)])
+    return InstantResult(record, "sent")
+
+
+# --- scheduled batch payouts -------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    skipped: bool = False
+    due: int = 0
+    paid: int = 0
+    requeued: int = 0
+    in_doubt: int = 0
+    failed: int = 0
+    funded: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "failures"} | {
+            "failures": self.failures[:20]
+        }
+
+
+class BatchPayout:
+    """One scheduled run: take the due payouts, pay them as bank batches, settle every outcome."""
+
+    def __init__(
+        self,
+        store: PayoutStore,
+        bank: BankClient,
+        dead_letters: DeadLetters,
+        settings: PayoutSettings,
+        *,
+        on_paid: Callable[[LoanRecord], None] | None = None,
+        on_failed: Callable[[LoanRecord, str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.bank = bank
+        self.dead_letters = dead_letters
+        self.settings = settings
+        self.lease = RunLease(store.table, settings.lease_s)
+        self.on_paid = on_paid
+        self.on_failed = on_failed
+
+    def run(self, run_id: str | None = None) -> RunReport:
+        report = RunReport(run_id=run_id or new_id("run"))
+        started = time.perf_counter()
+        try:
+            left_inflight = set(self.lease.acquire(report.run_id))
+        except LeaseHeld:
+            report.skipped = True
+            return report
+        unsettled: list[str] = list(left_inflight)
+        try:
+            due = self.store.queued(QUEUE_PAYOUT, limit=self.settings.batch_limit)
+            report.due = len(due)
+            unsettled = sorted(left_inflight | {r.id for r in due})
+            self._pay(report, due, left_inflight)
+            unsettled = []
+        finally:
+            self.lease.release(report.run_id, unsettled)
+        self.finish_funding(report)
+        report.seconds = round(time.perf_counter() - started, 3)
+        logger.info("payout run finished", extra=report.as_dict())
+        return report
+
+    def finish_funding(self, report: RunReport) -> None:
+        """Tell each paid loan's application (FUNDED); a crash here is finished by the next run."""
+        for record in self.store.queued(QUEUE_FUNDING, until=utcnow(), limit=100_000):
+            if self.on_paid is not None:
+                self.on_paid(record)
+            self.store.funded(record)
+            report.funded += 1
+
+    def _pay(self, report: RunReport, due: list[LoanRecord], left_inflight: set[str]) -> None:
+        by_key = {r.key: r for r in due}
+        orders = {r.key: self.store.order_for(r) for r in due}
+        doubtful = {r.key for r in due if r.in_doubt or r.id in left_inflight}
+        pending = list(orders)
+        for round_no in range(self.settings.rounds):
+            if not pending:
+                break
+            outcome = BatchOutcome()
+            self.lease.hold(report.run_id, [by_key[k].id for k in pending])
+            asked = [orders[k] for k in pending if k in doubtful]
+            self.bank.resolve(asked, outcome)
+            to_send = [orders[k] for k in pending if k not in doubtful] + [
+                orders[k] for k in outcome.retry
+            ]
+            outcome.retry = []
+            if to_send:
+                sent = self.bank.submit_batch(to_send, batch_id=f"{report.run_id}-{round_no}")
+                outcome.executed.update(sent.executed)
+                outcome.rejected.update(sent.rejected)
+                outcome.retry.extend(sent.retry)
+                outcome.unknown.extend(sent.unknown)
+            self.store.record_paid([(by_key[k], r) for k, r in outcome.executed.items()])
+            report.paid += len(outcome.executed)
+            for key, reason in outcome.rejected.items():
+                self._poison(report, by_key[key], reason)
+            pending = outcome.retry + outcome.unknown
+            doubtful = set(outcome.unknown)
+        for key in pending:
+            self._leave_for_later(report, by_key[key], in_doubt=key in doubtful)
+
+    def _leave_for_later(self, report: RunReport, record: LoanRecord, *, in_doubt: bool) -> None:
+        if in_doubt:
+            # The bank could not say whether it paid: never give up on it, ask again next run.
+            self.store.requeue(
+                record, error="outcome unknown", in_doubt=True, delay_s=0, counts=False
+            )
+            report.in_doubt += 1
+            return
+        if record.payout_attempts + 1 >= self.settings.max_attempts:
+            self._poison(report, record, f"not executed after {record.payout_attempts + 1} runs")
+            return
+        self.store.requeue(
+            record,
+            error="bank did not execute it",
+            in_doubt=False,
+            delay_s=self.settings.retry_delay_s,
+            counts=True,
+        )
+        report.requeued += 1
+
+    def _poison(self, report: RunReport, record: LoanRecord, reason: str) -> None:
+        self.store.fail(record, reason)
+        self.dead_letters.send(record, reason)
+        report.failed += 1
+        report.failures.append(f"{record.id}: {reason}")
+        if self.on_failed is not None:
+            self.on_failed(record, reason)
