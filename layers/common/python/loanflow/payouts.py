@@ -46,11 +46,13 @@ from loanflow.bank import (
     idempotency_key,
 )
 from loanflow.dynamo import from_item, to_item
-from loanflow.errors import NotFound
+from loanflow.errors import InvalidTransition, NotFound
 from loanflow.ids import new_id
 from loanflow.ledger import Disbursement, Ledger, loan_pk
-from loanflow.models import Application, Loan, PayoutStatus, utcnow
+from loanflow.models import Application, ApplicationStatus, Loan, PayoutStatus, utcnow
 from loanflow.observability import logger
+from loanflow.repository import ApplicationRepository, application_repository
+from loanflow.settings import get_settings
 
 LOAN_SK = "LOAN"
 QUEUE_PAYOUT = "QUEUE#PAYOUT"
@@ -615,3 +617,118 @@ class BatchPayout:
         report.failures.append(f"{record.id}: {reason}")
         if self.on_failed is not None:
             self.on_failed(record, reason)
+
+
+# --- wiring: the Disburse task, the batch run, and what they tell the application --------------
+
+ACTOR = "payouts"
+INSTANT_TIERS = frozenset({"A"})
+
+
+class Payouts:
+    """The payout service as the functions use it: applications, loans, the bank and the DLQ."""
+
+    def __init__(
+        self,
+        repo: ApplicationRepository,
+        store: PayoutStore,
+        bank: BankClient,
+        dead_letters: DeadLetters,
+        settings: PayoutSettings,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.bank = bank
+        self.dead_letters = dead_letters
+        self.settings = settings
+
+    @classmethod
+    def from_environment(cls) -> Payouts:
+        settings = PayoutSettings()
+        return cls(
+            application_repository(),
+            PayoutStore(get_settings().table_name),
+            BankClient.from_settings(),
+            DeadLetters(settings.dlq_url),
+            settings,
+        )
+
+    def disburse(self, application_id: str) -> dict[str, Any]:
+        """Disburse: open the loan (SIGNED → DISBURSING); tier A now, others in the next batch."""
+        app = self.repo.get(application_id)
+        tier = app.decision.tier if app.decision else None
+        channel: Channel = "instant" if tier in INSTANT_TIERS else "batch"
+        record = self.store.open_loan(app, channel, submitted_at=_submitted_at(app))
+        if app.status == ApplicationStatus.SIGNED:
+            self.repo.transition(
+                application_id,
+                ApplicationStatus.DISBURSING,
+                actor=ACTOR,
+                reason=f"{record.loan.payout_channel} payout",
+                set_fields={"loan_id": record.id},
+            )
+        elif app.status not in (ApplicationStatus.DISBURSING, ApplicationStatus.FUNDED):
+            raise InvalidTransition(app.status.value, ApplicationStatus.DISBURSING.value)
+        if record.loan.payout_channel == "instant":
+            try:
+                result = pay_instantly(
+                    self.store,
+                    self.bank,
+                    record,
+                    self.dead_letters,
+                    retry_delay_s=self.settings.retry_delay_s,
+                )
+            except PayoutRejected as exc:
+                self.failed(record, str(exc))
+                raise
+            record = result.record
+            if result.outcome == "sent":
+                self.funded(record)
+        return {
+            "loan_id": record.id,
+            "channel": record.loan.payout_channel,
+            "payout_status": record.loan.payout_status.value,
+            "funds_sent_at": _iso(record.loan.funds_sent_at) if record.loan.funds_sent_at else None,
+        }
+
+    def batch(self) -> BatchPayout:
+        return BatchPayout(
+            self.store,
+            self.bank,
+            self.dead_letters,
+            self.settings,
+            on_paid=self.funded,
+            on_failed=self.failed,
+        )
+
+    def funded(self, record: LoanRecord) -> None:
+        """DISBURSING → FUNDED with the time the funds left and the time to funds."""
+        sent_at = record.loan.funds_sent_at or utcnow()
+        self.repo.transition(
+            record.loan.application_id,
+            ApplicationStatus.FUNDED,
+            actor=ACTOR,
+            reason="the bank executed the transfer",
+            set_fields={
+                "extra.funds_sent_at": _iso(sent_at),
+                "extra.time_to_funds_s": record.time_to_funds_s(),
+                "extra.transfer_id": record.transfer_id,
+            },
+            details={"loan_id": record.id, "transfer_id": record.transfer_id},
+        )
+        self.store.funded(record)
+
+    def failed(self, record: LoanRecord, reason: str) -> None:
+        self.repo.transition(
+            record.loan.application_id,
+            ApplicationStatus.FAILED,
+            actor=ACTOR,
+            reason=f"payout refused by the bank: {reason}",
+            set_fields={"failure_reason": f"payout refused by the bank: {reason}"},
+            details={"loan_id": record.id},
+        )
+
+
+def _submitted_at(app: Application) -> datetime:
+    value = app.extra.get("submitted_at")
+    return datetime.fromisoformat(value) if value else app.created_at

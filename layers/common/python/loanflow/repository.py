@@ -40,7 +40,12 @@ ERASED_PII: dict[str, Any] = {
     "bank_card": "[erased]",
     "address": "已删除 (erased)",
 }
-ERASED_DEVICE = {"device_id": "erased", "ip": "0.0.0.0", "app_version": "0", "form_fill_seconds": 0}
+ERASED_DEVICE = {
+    "device_id": "erased",
+    "ip": "0.0.0.0",  # noqa: S104 - a placeholder address, nothing binds to it
+    "app_version": "0",
+    "form_fill_seconds": 0,
+}
 # Well-formed stand-ins so the rest of an erased request still validates (replaced right after).
 _VALID_SHAPE = {
     "id_number": "11010519491231002X",
