@@ -91,7 +91,10 @@ def git_commit() -> dict[str, Any]:
         return done.stdout.strip()
 
     status = git("status", "--porcelain")
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(status) if status is not None else None,
+    }
 
 
 def run_module(name: str) -> dict[str, Any]:
@@ -111,6 +114,30 @@ def run_module(name: str) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - started, 2),
         }
     return {"status": "ok", "seconds": round(time.perf_counter() - started, 2), "figures": figures}
+
+
+def collect(modules: list[str], *, progress: bool = False) -> dict[str, Any]:
+    """Run ``modules`` (names like ``bench_sizes``) and assemble the latest.json document."""
+    started = time.perf_counter()
+    present = discover()
+    results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "git": git_commit(),
+        "quick": os.environ.get("BENCH_QUICK") == "1",
+        "missing_modules": [m for m in ORDER if m not in present],
+        "modules": {},
+    }
+    for name in modules:
+        if progress:
+            console.print(f"[bold]running[/bold] {name} …")
+        outcome = results["modules"][name] = run_module(name)
+        if progress:
+            colour = "green" if outcome["status"] == "ok" else "red"
+            console.print(f"  [{colour}]{outcome['status']}[/{colour}] in {outcome['seconds']} s")
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    return results
 
 
 def _fmt(value: float | None) -> str:
@@ -154,7 +181,11 @@ def render(results: dict[str, Any]) -> Table:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated module names (e.g. sizes,coldstart)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where to write the JSON (default latest.json; with --only, only-<names>.json)",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer samples (sets BENCH_QUICK=1)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -167,29 +198,17 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"no such benchmark: {', '.join(sorted(unknown))}")
         modules = [m for m in modules if m in wanted]
+    out: Path = args.out or (
+        DEFAULT_OUT.with_name(f"only-{'-'.join(m.removeprefix('bench_') for m in modules)}.json")
+        if args.only
+        else DEFAULT_OUT
+    )
 
-    started = time.perf_counter()
-    results: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "git": git_commit(),
-        "quick": os.environ.get("BENCH_QUICK") == "1",
-        "missing_modules": [m for m in ORDER if m not in discover()],
-        "modules": {},
-    }
-    for name in modules:
-        console.print(f"[bold]running[/bold] {name} …")
-        results["modules"][name] = run_module(name)
-        outcome = results["modules"][name]
-        colour = "green" if outcome["status"] == "ok" else "red"
-        console.print(f"  [{colour}]{outcome['status']}[/{colour}] in {outcome['seconds']} s")
-    results["total_seconds"] = round(time.perf_counter() - started, 1)
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    results = collect(modules, progress=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
     console.print(render(results))
-    console.print(f"wrote {args.out} in {results['total_seconds']} s")
+    console.print(f"wrote {out} in {results['total_seconds']} s")
     failed = [m for m, o in results["modules"].items() if o["status"] != "ok"]
     if failed:
         console.print(f"[red]failed: {', '.join(failed)}[/red]")

@@ -9,26 +9,25 @@ plus Lambda's reserved ones, import path = code + layers + interpreter libraries
 - ``process_ms``: from process start to "ready" as seen by the parent (interpreter start-up included,
   which Lambda's runtime pays too but reports separately).
 
-Paths under ``/opt`` (where Lambda unpacks layers) are mapped to the layer's source directory, and
-the LightGBM C library to the one in the developer environment: the model and code are the same,
-only the location differs. No AWS call is made at init (settings and clients only), so no endpoint
+Paths under ``/opt`` (where Lambda unpacks layers) stand at a temporary directory the local
+runtime fills (``function_specs(opt_root=...)``), exactly as ``loanflow local up`` does. No AWS call is made at init (settings and clients only), so no endpoint
 is needed; a fake endpoint and credentials are set so that nothing could reach AWS.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import duration_figure
 from localcloud import worker
-from localcloud.provision import function_properties, plan
+from localcloud.provision import plan
 from localcloud.runtime import child_environment_defaults, function_specs
-from localcloud.template import ROOT, load_template
+from localcloud.template import load_template
 from localcloud.worker import FunctionSpec
 
 REFERENCE_MS = 1000.0
@@ -40,51 +39,13 @@ def samples_per_function() -> int:
     return 2 if os.environ.get("BENCH_QUICK") == "1" else 5
 
 
-def _lightgbm_library() -> str | None:
-    spec = importlib.util.find_spec("lightgbm")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    candidate = Path(next(iter(spec.submodule_search_locations))) / "lib" / "lib_lightgbm.so"
-    return str(candidate) if candidate.exists() else None
-
-
-def _local_opt_path(value: str, layer_sources: list[Path]) -> str:
-    """``/opt/x/y`` → the first layer source directory that has ``x/y``; else unchanged."""
-    relative = value.removeprefix("/opt/")
-    for source in layer_sources:
-        if (source / relative).exists():
-            return str(source / relative)
-    if relative == "lib/lib_lightgbm.so":
-        return _lightgbm_library() or value
-    return value
-
-
-def _layer_sources(template: dict[str, Any], logical_id: str) -> list[Path]:
-    declared = template.get("Resources") or {}
-    sources = []
-    for layer in function_properties(template, logical_id).get("Layers") or []:
-        ref = layer.get("Ref") if isinstance(layer, dict) else None
-        content = ((declared.get(ref) or {}).get("Properties") or {}).get("ContentUri")
-        if isinstance(content, str):
-            sources.append(ROOT / content)
-    return sources
-
-
-def local_specs() -> dict[str, FunctionSpec]:
-    """Every function's spec, keyed by logical id, with /opt paths mapped to this machine."""
+def local_specs(opt_root: Path) -> dict[str, FunctionSpec]:
+    """Every function's spec, keyed by logical id, with ``/opt`` standing at ``opt_root/<id>``."""
     template = load_template()
     resources = plan(template)
     defaults = child_environment_defaults("http://127.0.0.1:9", resources.region)
-    specs = function_specs(template, resources, extra_environment=defaults)
-    out: dict[str, FunctionSpec] = {}
-    for spec in specs.values():
-        sources = _layer_sources(template, spec.logical_id)
-        environment = {
-            key: _local_opt_path(value, sources) if value.startswith("/opt/") else value
-            for key, value in spec.environment.items()
-        }
-        out[spec.logical_id] = FunctionSpec(**{**spec.__dict__, "environment": environment})
-    return out
+    specs = function_specs(template, resources, extra_environment=defaults, opt_root=opt_root)
+    return {spec.logical_id: spec for spec in specs.values()}
 
 
 def cold_start(spec: FunctionSpec) -> tuple[float, float]:
@@ -113,10 +74,9 @@ def cold_start(spec: FunctionSpec) -> tuple[float, float]:
     return float(value), ready_ms
 
 
-def run() -> dict[str, dict[str, Any]]:
-    figures: dict[str, dict[str, Any]] = {}
-    rounds = samples_per_function()
-    specs = local_specs()
+def _measure(
+    specs: dict[str, FunctionSpec], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     init: dict[str, list[float]] = {name: [] for name in specs}
     process: dict[str, list[float]] = {name: [] for name in specs}
     for _ in range(rounds):  # interleaved, so background load spreads over every function
@@ -124,6 +84,15 @@ def run() -> dict[str, dict[str, Any]]:
             init_ms, ready_ms = cold_start(spec)
             init[name].append(init_ms)
             process[name].append(ready_ms)
+    return init, process
+
+
+def run() -> dict[str, dict[str, Any]]:
+    figures: dict[str, dict[str, Any]] = {}
+    rounds = samples_per_function()
+    with tempfile.TemporaryDirectory(prefix="loanflow-bench-opt-") as opt_root:
+        specs = local_specs(Path(opt_root))
+        init, process = _measure(specs, rounds)
     for name, spec in specs.items():
         figures[f"{name}.init_ms"] = duration_figure(
             init[name],

@@ -10,11 +10,14 @@ from loanflow_ml.train import TrainConfig, TrainResult
 
 SHIPPED_MONOTONE: dict[str, int] = {
     "monthly_income": -1,
+    "requested_amount": 1,
     "debt_to_income": 1,
     "bureau_score": -1,
+    "bureau_history_months": -1,
     "bureau_inquiries_6m": 1,
     "bureau_delinquencies_24m": 1,
     "bureau_max_dpd_24m": 1,
+    "bureau_utilization": 1,
     "velocity_id_24h": 1,
     "velocity_device_24h": 1,
     "velocity_phone_24h": 1,

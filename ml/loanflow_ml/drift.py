@@ -28,7 +28,8 @@ def psi_numeric(baseline: np.ndarray, recent: np.ndarray, bins: int = 10) -> flo
     baseline = np.asarray(baseline, dtype=float)
     recent = np.asarray(recent, dtype=float)
     present = baseline[~np.isnan(baseline)]
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])) if len(present) else []
+    quantiles = np.linspace(0, 1, bins + 1)[1:-1]
+    edges = np.unique(np.quantile(present, quantiles)) if len(present) else np.array([])
 
     def shares(values: np.ndarray) -> np.ndarray:
         missing = np.isnan(values)
@@ -98,7 +99,7 @@ def _scores(frame: pd.DataFrame, model_dir: str | Path) -> np.ndarray:
     config = _read_config(Path(model_dir))
     schema = Schema(tuple(config["features"]), config["categories"])
     booster = lightgbm.Booster(model_file=str(Path(model_dir) / config["model_file"]))
-    raw = booster.predict(schema.encode(frame), raw_score=True)
+    raw = np.asarray(booster.predict(schema.encode(frame), raw_score=True))
     return score_points(apply_calibration(raw, config["calibration"]), config["scaling"]).astype(
         float
     )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from loanflow.features import EMPLOYMENT_VALUES, FEATURE_NAMES
 
 TARGET = "default"

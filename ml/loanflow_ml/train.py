@@ -42,6 +42,9 @@ BASE_PARAMS: dict[str, Any] = {
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 1.0,
+    # LightGBM's default (100) keeps a category out of its own split group below 100 rows, which on
+    # a data set of a thousand rows silences most categorical information.
+    "min_data_per_group": 20,
     "verbose": -1,
     "deterministic": True,
     "force_row_wise": True,
@@ -108,12 +111,12 @@ def train(frame: pd.DataFrame, config: TrainConfig) -> TrainResult:
     for fold, (train_idx, test_idx) in enumerate(folds.split(x, y)):
         params, rounds, _ = trainer.search(x[train_idx], y[train_idx], seed=config.seed + fold)
         booster = trainer.fit(x[train_idx], y[train_idx], params, rounds)
-        raw = booster.predict(x[test_idx], raw_score=True)
+        raw = np.asarray(booster.predict(x[test_idx], raw_score=True))
         tuned.append(auc(y[test_idx], raw))
         oof_sum[test_idx] += raw
         oof_count[test_idx] += 1
         baseline = trainer.fit(x[train_idx], y[train_idx], UNTUNED_PARAMS, UNTUNED_ROUNDS)
-        untuned.append(auc(y[test_idx], baseline.predict(x[test_idx], raw_score=True)))
+        untuned.append(auc(y[test_idx], np.asarray(baseline.predict(x[test_idx], raw_score=True))))
         woe_pd = woe_logistic_probabilities(
             x[train_idx], y[train_idx], x[test_idx], schema.categorical_indices, config.seed
         )
@@ -199,7 +202,7 @@ class _Trainer:
         """Pick the grid candidate with the best inner-CV AUC; rounds from early stopping."""
         inner = StratifiedKFold(n_splits=self.config.inner_cv, shuffle=True, random_state=seed)
         splits = list(inner.split(x, y))
-        results = []
+        results: list[dict[str, Any]] = []
         for candidate in self.config.grid:
             params = self.params(candidate, seed)
             aucs, rounds = [], []
@@ -215,7 +218,9 @@ class _Trainer:
                 )
                 best = max(booster.best_iteration, 1)
                 rounds.append(best)
-                aucs.append(auc(y[valid_idx], booster.predict(x[valid_idx], num_iteration=best)))
+                aucs.append(
+                    auc(y[valid_idx], np.asarray(booster.predict(x[valid_idx], num_iteration=best)))
+                )
             results.append(
                 {"params": candidate, "auc": float(np.mean(aucs)), "rounds": int(np.mean(rounds))}
             )

@@ -7,12 +7,13 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
 from loanflow.scoring import Scorer
 from loanflow_ml.paths import SHIPPED_MODEL_DIR
-
 from tests.conftest import template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("lambda-build")
     layers = {name: build_layer(name, root / name) for name in score_function_layers()}
     function = root / "ScoreFunction"
-    shutil.copytree(ROOT / "functions" / "score", function, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "functions" / "score", function, ignore=shutil.ignore_patterns("__pycache__")
+    )
     return {**layers, "ScoreFunction": function}
 
 
@@ -60,7 +63,7 @@ def test_function_and_layers_fit_in_150_mb(built: dict[str, Path]) -> None:
     sizes = {name: tree_size(path) for name, path in built.items()}
     total = sum(sizes.values())
     print(json.dumps({**sizes, "total": total}))  # shown with -s: the measured figures
-    assert "ScoringLayer" in built and "CommonLayer" in built
+    assert {"ScoringLayer", "CommonLayer"} <= set(built)
     assert total <= LIMIT_BYTES, f"{total / 2**20:.1f} MB > 150 MB: {sizes}"
 
 
@@ -90,3 +93,28 @@ def test_the_built_layer_scores_like_the_repository_model(built: dict[str, Path]
     result = shipped.score(sample)
     assert 0.0 < result.pd < 1.0
     assert result.reasons
+
+
+@pytest.mark.slow
+def test_the_loader_path_resolves_lightgbm_and_openmp_from_the_layer(
+    built: dict[str, Path],
+) -> None:
+    # given only the layer's lib directory on the loader path, as /opt/lib is on Lambda
+    lib = built["ScoringLayer"] / "lib"
+    probe = (
+        "import ctypes; ctypes.CDLL('lib_lightgbm.so'); "
+        "print('\\n'.join(l.split()[-1] for l in open('/proc/self/maps') if '.so' in l))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"LD_LIBRARY_PATH": str(lib), "PATH": os.environ.get("PATH", "")},
+    )
+
+    # then both libraries are the layer's own
+    assert result.returncode == 0, result.stderr
+    mapped = set(result.stdout.split())
+    assert str(lib / "lib_lightgbm.so") in mapped
+    assert str(lib / "libgomp.so.1") in mapped

@@ -15,7 +15,6 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from localcloud.bureau_sim import credit_report
 from loanflow.bureau import parse_report
 from loanflow.features import ScoringFeatures
 from loanflow.models import ApplicationRequest
@@ -24,7 +23,7 @@ from loanflow.scoring import Scorer
 from loanflow.types import age_on, id_birth_date
 from loanflow.validation import CHINA_STANDARD_TIME
 from loanflow_ml.paths import SHIPPED_MODEL_DIR, lightgbm_library
-
+from localcloud.bureau_sim import credit_report
 from tests.support.identities import application_body
 
 INCOMES = ("3000.00", "4500.00", "6000.00", "9000.00", "15000.00", "30000.00")

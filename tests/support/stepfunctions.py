@@ -10,6 +10,7 @@ own module name). A handler that raises answers as Lambda does: ``FunctionError:
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -43,6 +44,9 @@ class InProcessLambdas:
         self.modules: dict[str, ModuleType] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.overrides: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        # One invocation at a time: moto's in-process DynamoDB deep-copies a table during
+        # TransactWriteItems and breaks if a Parallel branch writes to it at that moment.
+        self._lock = threading.Lock()
 
     def module(self, function_name: str) -> ModuleType:
         directory = self.dirs[function_name]
@@ -63,6 +67,12 @@ class InProcessLambdas:
         directory = self.dirs[name]
         event = json.loads(body or "{}") if isinstance(body, str | bytes) else (body or {})
         self.calls.append((directory, event))
+        with self._lock:
+            return self._run(name, directory, event, response_headers)
+
+    def _run(
+        self, name: str, directory: str, event: dict[str, Any], response_headers: dict[str, str]
+    ) -> str:
         try:
             if directory in self.overrides:
                 result = self.overrides[directory](event)

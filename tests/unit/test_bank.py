@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from localcloud import bank_sim
 
 from loanflow.bank import (
     BankClient,
@@ -15,6 +14,7 @@ from loanflow.bank import (
     TransferRejected,
     idempotency_key,
 )
+from localcloud import bank_sim
 
 CARD = "6222021234567894"
 
@@ -102,7 +102,7 @@ def test_batch_reports_executed_rejected_and_retry() -> None:
     assert len(outcome.executed) + len(outcome.retry) + len(outcome.unknown) == 40
     assert not set(outcome.executed) & (set(outcome.retry) | set(outcome.unknown))
     # every order the bank reported as not executed really was not executed
-    assert not {k for k in outcome.retry} & {idempotency_key(r) for r in executed_refs}
+    assert not set(outcome.retry) & {idempotency_key(r) for r in executed_refs}
 
 
 def test_statement_pages_through_every_transfer(bank: bank_sim.BankServer) -> None:

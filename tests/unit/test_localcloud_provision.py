@@ -157,7 +157,7 @@ def template_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def created(template_dir: Path) -> Iterator[Resources]:
     with mock_aws():
-        yield provision(parse_template(TEMPLATE), base_dir=template_dir)
+        yield provision(parse_template(TEMPLATE), base_dir=template_dir, register_functions=True)
 
 
 def test_table_has_its_keys_indexes_and_ttl(created: Resources) -> None:

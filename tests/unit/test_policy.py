@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
+
 from loanflow.features import ScoringFeatures
 from loanflow.policy import (
     DEFAULT_POLICY,
@@ -13,7 +15,6 @@ from loanflow.policy import (
     reason,
     tier_for_pd,
 )
-from pydantic import ValidationError
 
 GOOD = ScoringFeatures(
     age=35,

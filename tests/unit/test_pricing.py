@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from loanflow.policy import APR_LEGAL_CAP, PolicyConfig
 from loanflow.pricing import credit_line, make_offer, price_apr
 from loanflow.schedule import level_payment

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from loanflow.schedule import add_months, equal_installment_schedule, level_payment, total_interest
 
 principals = st.decimals(min_value="500", max_value="200000", places=2)

@@ -9,8 +9,9 @@ from pathlib import Path
 import lightgbm
 import numpy as np
 import pytest
+
 from loanflow.errors import ValidationFailed
-from loanflow.features import ScoringFeatures
+from loanflow.features import FEATURE_NAMES, ScoringFeatures
 from loanflow.scoring import (
     MAX_REASONS,
     Calibration,
@@ -68,9 +69,10 @@ def test_result_has_probability_points_version_and_reasons(scorer: Scorer):
     assert 0.0 < result.pd < 1.0
     assert 300 <= result.score <= 900
     assert result.score == scorer.scaling.points(result.pd)
-    assert result.model_version == json.loads((SHIPPED_MODEL_DIR / "scoring.json").read_text())[
-        "model_version"
-    ]
+    assert (
+        result.model_version
+        == json.loads((SHIPPED_MODEL_DIR / "scoring.json").read_text())["model_version"]
+    )
     assert 1 <= len(result.reasons) <= MAX_REASONS
 
 
@@ -98,9 +100,7 @@ def test_many_delinquencies_give_a_delinquency_reason(scorer: Scorer):
         bureau_open_accounts=2,
         bureau_utilization=0.3,
     )
-    delinquent = clean.model_copy(
-        update={"bureau_delinquencies_24m": 6, "bureau_max_dpd_24m": 120}
-    )
+    delinquent = clean.model_copy(update={"bureau_delinquencies_24m": 6, "bureau_max_dpd_24m": 120})
 
     # when both are scored
     clean_result, delinquent_result = scorer.score(clean), scorer.score(delinquent)
@@ -182,3 +182,13 @@ def test_bad_features_are_a_validation_error():
         parse_features({**SAMPLE, "age": 7})
 
     assert error.value.field == "age"
+
+
+def test_shipped_model_version_is_the_hash_of_its_model_file():
+    import hashlib
+
+    config = json.loads((SHIPPED_MODEL_DIR / "scoring.json").read_text())
+    text = (SHIPPED_MODEL_DIR / config["model_file"]).read_bytes()
+
+    assert config["model_version"] == "lgbm-" + hashlib.sha256(text).hexdigest()[:12]
+    assert config["features"] == list(FEATURE_NAMES)

@@ -89,6 +89,8 @@ class BankSimulator:
         self.timeout_rate = timeout_rate
         self.hang_s = hang_s
         self.state = BankState()
+        self.closed_accounts: set[str] = set()
+        """Accounts the bank refuses (a payout to them is poison); tests add to it."""
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._released = threading.Event()
@@ -219,6 +221,8 @@ class BankSimulator:
             raise _Reject("invalid_amount", "amount must be positive with at most 2 decimals")
         if not (account.isdigit() and 16 <= len(account) <= 19 and _luhn_valid(account)):
             raise _Reject("invalid_account", "beneficiary account does not exist")
+        if account in self.closed_accounts:
+            raise _Reject("account_closed", "beneficiary account is closed")
         return amount, account
 
     def _execute(self, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:

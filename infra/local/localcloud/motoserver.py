@@ -17,11 +17,13 @@ session may run both) and so that its CPU work does not compete for the caller's
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import threading
 from dataclasses import dataclass
@@ -94,10 +96,9 @@ def _cache_step_functions_clients() -> None:
                 clients[key] = original(region, service, state_credentials)
             return clients[key]
 
-    boto_client_module.boto_client_for = cached_boto_client_for  # type: ignore[assignment]
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions") and hasattr(module, "boto_client_for"):
-            module.boto_client_for = cached_boto_client_for
+            setattr(module, "boto_client_for", cached_boto_client_for)  # noqa: B010
 
 
 def _serve(conn: Connection, runtime_url: str, host: str, port: int) -> None:
@@ -114,6 +115,7 @@ def _serve(conn: Connection, runtime_url: str, host: str, port: int) -> None:
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             """Request logging is left to the callers."""
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
@@ -124,10 +126,8 @@ def _serve(conn: Connection, runtime_url: str, host: str, port: int) -> None:
     thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
     thread.start()
     conn.send(server.server_port)
-    try:
+    with contextlib.suppress(EOFError, OSError):
         conn.recv()  # a stop message, or EOFError when the parent is gone
-    except (EOFError, OSError):
-        pass
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
@@ -147,10 +147,8 @@ class MotoServer:
         return f"http://{self.host}:{self.port}"
 
     def stop(self, grace_s: float = 5.0) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):
             self.conn.send("stop")
-        except (BrokenPipeError, OSError):
-            pass
         self.process.join(grace_s)
         if self.process.is_alive():
             self.process.kill()

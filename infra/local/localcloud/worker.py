@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -36,6 +37,7 @@ class FunctionSpec:
     memory_mb: int = 128
     runtime: str = "python3.13"
     repository_root: str = ""
+    reserved_concurrency: int | None = None
 
 
 class LambdaContext:
@@ -110,6 +112,7 @@ def serve(spec: FunctionSpec, conn: Connection, log_path: str | None = None) -> 
     Messages out: ``("ready", init_ms)`` or ``("init_error", payload)`` once, then per invocation
     ``("ok", payload)`` or ``("error", payload)``.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runtime's to handle, not ours
     if log_path:
         log_file = open(log_path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the process
         os.dup2(log_file.fileno(), 1)

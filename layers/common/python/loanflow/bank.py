@@ -144,7 +144,7 @@ class BankClient:
 
     @classmethod
     def from_settings(cls, settings: BankSettings | None = None) -> BankClient:
-        s = settings or BankSettings()  # type: ignore[call-arg]
+        s = settings or BankSettings()
         return cls(
             s.api_url, timeout_s=s.timeout_s, max_attempts=s.max_attempts, backoff_s=s.backoff_s
         )

@@ -64,7 +64,7 @@ class BehaviourSignals:
 class BehaviourStore:
     def __init__(self, table: Any) -> None:
         self.table = table
-        self.client = table.meta.client
+        self.client = table.meta.client  # the resource's client: plain Python values
 
     def record(self, application_id: str, tokens: dict[str, str], at: datetime) -> None:
         """Count this application once in each identity's bucket (a retry counts nothing)."""
@@ -77,11 +77,7 @@ class BehaviourStore:
                 {
                     "Put": {
                         "TableName": self.table.name,
-                        "Item": {
-                            "PK": {"S": pk},
-                            "SK": {"S": f"APP#{application_id}"},
-                            "expires_at": {"N": str(expires)},
-                        },
+                        "Item": {"PK": pk, "SK": f"APP#{application_id}", "expires_at": expires},
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 }
@@ -90,13 +86,10 @@ class BehaviourStore:
                 {
                     "Update": {
                         "TableName": self.table.name,
-                        "Key": {"PK": {"S": pk}, "SK": {"S": f"B#{bucket:012d}"}},
+                        "Key": {"PK": pk, "SK": f"B#{bucket:012d}"},
                         "UpdateExpression": "ADD #c :one SET expires_at = :exp",
                         "ExpressionAttributeNames": {"#c": "count"},
-                        "ExpressionAttributeValues": {
-                            ":one": {"N": "1"},
-                            ":exp": {"N": str(expires)},
-                        },
+                        "ExpressionAttributeValues": {":one": 1, ":exp": expires},
                     }
                 }
             )

@@ -56,11 +56,14 @@ class ContractSettings(BaseSettings):
         description="KMS asymmetric SIGN_VERIFY key (CONTRACT_SIGNING_KEY_ID)"
     )
     contract_url_ttl_s: int = Field(default=300, ge=30, le=3600, description="Download URL life")
+    signature_timeout_s: int = Field(
+        default=604_800, ge=1, description="Wait for the signature (SIGNATURE_TIMEOUT_S)"
+    )
 
 
 @cache
 def contract_settings() -> ContractSettings:
-    return ContractSettings()  # type: ignore[call-arg]
+    return ContractSettings()
 
 
 class ContractRecord(BaseModel):
@@ -276,7 +279,11 @@ def prepare_task(application_id: str, repo: ApplicationRepository | None = None)
             set_fields={"extra.contract": record.model_dump(mode="json")},
             details={"sha256": record.sha256},
         )
-    return {"sha256": record.sha256, "s3_key": record.s3_key, "signed_by_platform": True}
+    return {
+        "sha256": record.sha256,
+        "s3_key": record.s3_key,
+        "signature_timeout_seconds": contract_settings().signature_timeout_s,
+    }
 
 
 def await_signature_task(

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +47,12 @@ class DocumentSettings(BaseSettings):
 @cache
 def document_settings() -> DocumentSettings:
     return DocumentSettings()
+
+
+@cache
+def _presigner() -> Any:
+    """An S3 client that signs URLs with SigV4 (objects encrypted with SSE-KMS require it)."""
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
 class DocumentNotFound(NotFound):
@@ -140,21 +148,21 @@ class DocumentRepository:
                     f"document {document.id} belongs to another application", field="document_id"
                 )
             self.check_uploaded(document)
-        items: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []  # the resource's client: plain values, not {"S": …}
         for document in documents:
             items.append(
                 {
                     "Update": {
                         "TableName": self.table_name,
-                        "Key": {"PK": {"S": doc_pk(document.id)}, "SK": {"S": META}},
+                        "Key": {"PK": doc_pk(document.id), "SK": META},
                         "UpdateExpression": "SET application_id = :app, #s = :attached",
                         "ConditionExpression": "owner_id = :owner AND "
                         "(attribute_not_exists(application_id) OR application_id = :app)",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": {
-                            ":app": {"S": application_id},
-                            ":owner": {"S": owner_id},
-                            ":attached": {"S": "ATTACHED"},
+                            ":app": application_id,
+                            ":owner": owner_id,
+                            ":attached": "ATTACHED",
                         },
                     }
                 }
@@ -164,10 +172,10 @@ class DocumentRepository:
                     "Put": {
                         "TableName": self.table_name,
                         "Item": {
-                            "PK": {"S": f"APP#{application_id}"},
-                            "SK": {"S": f"DOC#{document.id}"},
-                            "document_id": {"S": document.id},
-                            "type": {"S": document.type.value},
+                            "PK": f"APP#{application_id}",
+                            "SK": f"DOC#{document.id}",
+                            "document_id": document.id,
+                            "type": document.type.value,
                         },
                     }
                 }
@@ -195,7 +203,7 @@ class DocumentRepository:
             if not 0 < size <= self.max_bytes:
                 raise ValidationFailed(f"size must be 1–{self.max_bytes} bytes", field="size")
             params["ContentLength"] = size
-        url: str = aws.client("s3").generate_presigned_url(
+        url: str = _presigner().generate_presigned_url(
             "put_object", Params=params, ExpiresIn=document_settings().upload_url_seconds
         )
         return url

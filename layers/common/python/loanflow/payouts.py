@@ -174,7 +174,7 @@ class PayoutStore:
         ).get("Item")
         if item is None:
             raise LoanNotFound(loan_id)
-        return _record(item)
+        return record_from_item(item)
 
     def get_for_owner(self, loan_id: str, owner_id: str) -> LoanRecord:
         """The loan if ``owner_id`` owns it; otherwise not found (no existence leak)."""
@@ -306,7 +306,7 @@ class PayoutStore:
         records: list[LoanRecord] = []
         while len(records) < limit:
             page = self.table.query(**kwargs)
-            records.extend(_record(i) for i in page.get("Items", []))
+            records.extend(record_from_item(i) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -320,13 +320,13 @@ class PayoutStore:
         while True:
             page = self.table.scan(**kwargs)
             for item in page.get("Items", []):
-                yield _record(item)
+                yield record_from_item(item)
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _record(item: dict[str, Any]) -> LoanRecord:
+def record_from_item(item: dict[str, Any]) -> LoanRecord:
     data = from_item(item)
     loan = Loan.model_validate({k: v for k, v in data.items() if k in Loan.model_fields})
     submitted = data.get("submitted_at")

@@ -4,11 +4,13 @@ An application the policy sends to review gets a review item beside its record
 (``PK = APP#<id>, SK = REVIEW``) holding the Step Functions task token; it sits in the sparse GSI2
 work queue ``GSI2PK = QUEUE#REVIEW`` with ``GSI2SK = <999 − priority, 3 digits>#<enqueued at>#<id>``,
 so a Query in index order is highest priority first, oldest first within a priority. A verdict
-moves the status, resumes the execution with ``SendTaskSuccess`` and removes the item.
+resumes the execution with ``SendTaskSuccess`` and removes the item; the workflow's ApplyReview
+state then moves the status, with the reviewer and the note in the audit trail.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -25,6 +27,10 @@ QUEUE = "QUEUE#REVIEW"
 
 class ReviewNotFound(NotFound):
     code = "review_not_found"
+
+
+class ReviewClosed(Conflict):
+    code = "review_closed"
 
 
 class ReviewItem(BaseModel):
@@ -116,7 +122,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def resolve_review(
+def submit_verdict(
     queue: ReviewQueue,
     repo: ApplicationRepository,
     application_id: str,
@@ -124,31 +130,36 @@ def resolve_review(
     *,
     reviewer: str,
 ) -> Application:
-    """Apply a reviewer's verdict: status and decision, then resume the waiting execution."""
+    """Hand a reviewer's verdict to the waiting execution, which applies it (ApplyReview).
+
+    Exactly one verdict per review: the task token accepts one ``SendTaskSuccess``; a second
+    reviewer, or a review that already expired, gets a conflict and nothing changes.
+    """
     item = queue.get(application_id)
-    approved = verdict.decision == "approve"
     app = repo.get(application_id)
-    decision = Decision(
+    if app.status != ApplicationStatus.IN_REVIEW:
+        raise Conflict(f"application {application_id} is {app.status.value}, not IN_REVIEW")
+    sfn = aws.client("stepfunctions")
+    try:
+        sfn.send_task_success(
+            taskToken=item["task_token"],
+            output=json.dumps({**verdict.model_dump(), "reviewer": reviewer}),
+        )
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken) as exc:
+        raise ReviewClosed(f"the review of {application_id} is already closed") from exc
+    queue.remove(application_id)
+    return app
+
+
+def review_decision(app: Application, verdict: ReviewVerdict, reviewer: str) -> Decision:
+    """The application's decision after a person's verdict (the tier and score stay)."""
+    approved = verdict.decision == "approve"
+    previous = app.decision
+    return Decision(
         outcome="approved" if approved else "declined",
-        tier=app.decision.tier if app.decision else "C",
-        score=app.decision.score if app.decision else None,
-        pd=app.decision.pd if app.decision else None,
+        tier=previous.tier if previous else "C",
+        score=previous.score if previous else None,
+        pd=previous.pd if previous else None,
         reasons=[] if approved else [reason("REVIEW_DECLINED")],
         decided_by=f"reviewer:{reviewer}",
     )
-    if app.status != ApplicationStatus.IN_REVIEW:
-        raise Conflict(f"application {application_id} is {app.status.value}, not IN_REVIEW")
-    updated = repo.transition(
-        application_id,
-        ApplicationStatus.APPROVED if approved else ApplicationStatus.DECLINED,
-        actor=f"reviewer:{reviewer}",
-        reason=verdict.note,
-        set_fields={"decision": decision},
-        expected_version=app.version,
-    )
-    aws.client("stepfunctions").send_task_success(
-        taskToken=item["task_token"],
-        output=verdict.model_dump_json(include={"decision", "note"}),
-    )
-    queue.remove(application_id)
-    return updated

@@ -26,6 +26,7 @@ import ctypes
 import json
 import math
 import threading
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -276,7 +277,7 @@ class Scorer:
         self.scaling = scaling
         self.model_version = model_version
         self._ncol = len(features)
-        self._row = (ctypes.c_double * self._ncol)()
+        self._row_type = ctypes.c_double * self._ncol
         self._contrib = (ctypes.c_double * (self._ncol + 1))()
         self._out_len = ctypes.c_int64()
         self._lock = threading.Lock()
@@ -361,11 +362,11 @@ class Scorer:
 
     def contributions(self, row: Sequence[float]) -> list[float]:
         """Per-feature contributions to the raw margin, then the bias term (they sum to it)."""
+        values = self._row_type(*row)
         with self._lock:
-            self._row[:] = row
             self._api.check(
                 self._api.lib.LGBM_BoosterPredictForMatSingleRowFast(
-                    self._fast, self._row, ctypes.byref(self._out_len), self._contrib
+                    self._fast, values, ctypes.byref(self._out_len), self._contrib
                 )
             )
             return self._contrib[: self._ncol + 1]
@@ -398,14 +399,15 @@ class Scorer:
 
     def raw_scores(self, rows: Sequence[Sequence[float]], *, threads: int = 0) -> list[float]:
         """Raw margins of many encoded rows in one C call (``threads=0``: OpenMP's default)."""
-        n = len(rows)
-        data = (ctypes.c_double * (n * self._ncol))()
-        for i, row in enumerate(rows):
-            data[i * self._ncol : (i + 1) * self._ncol] = row
-        return self._predict_matrix(data, n, threads)
+        data = array("d")
+        for row in rows:
+            data.extend(row)
+        return self.raw_scores_flat(data, len(rows), threads=threads)
 
     def raw_scores_flat(self, data: Any, n_rows: int, *, threads: int = 0) -> list[float]:
         """Like :meth:`raw_scores` on a flat row-major float64 buffer (e.g. ``array('d')``)."""
+        if n_rows == 0:
+            return []
         buffer = (ctypes.c_double * (n_rows * self._ncol)).from_buffer(data)
         return self._predict_matrix(buffer, n_rows, threads)
 
@@ -443,7 +445,7 @@ def _generic(feature: str) -> tuple[str, str]:
 def get_scorer() -> Scorer:
     """The process's scorer, loaded once (Lambda cold start) from ``MODEL_DIR``."""
     try:
-        settings = ScoringSettings()  # type: ignore[call-arg]
+        settings = ScoringSettings()
     except ValidationError as exc:
         raise ModelUnavailable("the scoring model is not configured: set MODEL_DIR") from exc
     return Scorer.load(settings.model_dir, settings.lightgbm_library)

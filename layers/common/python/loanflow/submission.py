@@ -98,4 +98,3 @@ def start_execution(message: IntakeMessage) -> str:
         return execution_arn
     logger.info("execution started", extra={"lane": message.lane})
     return str(started["executionArn"])
-

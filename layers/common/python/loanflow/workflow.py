@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,7 +37,7 @@ from loanflow.policy import (
 )
 from loanflow.pricing import credit_line, make_offer, price_apr
 from loanflow.repository import ApplicationRepository, application_repository
-from loanflow.reviews import ReviewQueue
+from loanflow.reviews import ReviewQueue, ReviewVerdict, review_decision
 from loanflow.settings import get_settings
 from loanflow.validation import Blocklist, validate_applicant
 
@@ -62,8 +61,8 @@ class WorkflowState(BaseModel):
     error: dict[str, Any] = {}
 
 
-@cache
 def table() -> Any:
+    """The single table (a cheap handle on the cached DynamoDB resource)."""
     return aws.resource("dynamodb").Table(get_settings().table_name)
 
 
@@ -283,6 +282,26 @@ def enqueue_review_task(state: WorkflowState, task_token: str) -> dict[str, Any]
         timeout_seconds=int(state.decision.get("review_timeout_seconds", 86400)),
     )
     return {"queued": True}
+
+
+def apply_review_task(state: WorkflowState) -> dict[str, Any]:
+    """The reviewer's verdict (``$.review``) applied: IN_REVIEW → APPROVED or DECLINED."""
+    verdict = ReviewVerdict.model_validate(state.review)
+    reviewer = str(state.review.get("reviewer", "unknown"))
+    repo = repository()
+    app = repo.get(state.application_id)
+    decision = review_decision(app, verdict, reviewer)
+    repo.transition(
+        app.id,
+        S.APPROVED if decision.outcome == "approved" else S.DECLINED,
+        actor=f"reviewer:{reviewer}",
+        reason=verdict.note,
+        set_fields={"decision": decision},
+    )
+    return {
+        **state.decision,
+        **decision.model_dump(mode="json", include={"outcome", "reasons", "decided_by"}),
+    }
 
 
 # --- MakeOffer ---------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 - ``POST /applications/{id}/submit`` (owner) → 202: DRAFT → SUBMITTED and the intake message; a
   repeat is harmless (a SUBMITTED application is queued again; the execution name dedups).
 - ``GET /reviews`` (ops group) → the applications waiting for a person, highest priority first.
-- ``POST /reviews/{id}`` (ops group) ``{decision: approve|decline, note}`` → the verdict, recorded
-  with the reviewer and note, resumes the waiting workflow.
+- ``POST /reviews/{id}`` (ops group) ``{decision: approve|decline, note}`` → 202: the verdict
+  resumes the waiting workflow, which records it (reviewer, note) and moves the status.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from loanflow.http.auth import OPS_GROUP, current_caller
 from loanflow.repository import application_repository
-from loanflow.reviews import ReviewItem, ReviewQueue, ReviewVerdict, resolve_review
+from loanflow.reviews import ReviewItem, ReviewQueue, ReviewVerdict, submit_verdict
 from loanflow.submission import submit
 from loanflow.workflow import table
 
@@ -39,7 +39,8 @@ class ReviewList(BaseModel):
 
 class Reviewed(BaseModel):
     id: str
-    status: str
+    decision: str
+    status: str = Field(description="IN_REVIEW until the workflow has applied the verdict")
 
 
 @router.post(
@@ -60,15 +61,22 @@ def list_reviews(limit: Annotated[int, Query(ge=1, le=100)] = 50) -> ReviewList:
     return ReviewList(items=ReviewQueue(table()).list(limit))
 
 
-@router.post("/reviews/<application_id>", summary="Approve or decline a reviewed application (ops)")
-def review(application_id: ApplicationId, verdict: Annotated[ReviewVerdict, Body()]) -> Reviewed:
+@router.post(
+    "/reviews/<application_id>",
+    summary="Approve or decline a reviewed application (ops)",
+    responses={202: {"description": "Accepted", "content": {"application/json": {"schema": {}}}}},
+)
+def review(
+    application_id: ApplicationId, verdict: Annotated[ReviewVerdict, Body()]
+) -> Response[Reviewed]:
     caller = current_caller(router.current_event)
     caller.require_group(OPS_GROUP)
-    app = resolve_review(
+    app = submit_verdict(
         ReviewQueue(table()),
         application_repository(),
         application_id,
         verdict,
         reviewer=caller.user_id,
     )
-    return Reviewed(id=app.id, status=app.status.value)
+    body = Reviewed(id=app.id, decision=verdict.decision, status=app.status.value)
+    return Response(status_code=202, content_type="application/json", body=body)

@@ -7,7 +7,12 @@ tell it from Amazon Textract.
 
 from __future__ import annotations
 
+import os
+import sys
+import tarfile
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 from loanflow.ocr.blocks import RecognizedLine, build_blocks
@@ -15,6 +20,27 @@ from loanflow.ocr.errors import UnreadableDocument
 from loanflow.ocr.vocabulary import find_labels
 
 IMAGE_TYPES = ("image/jpeg", "image/png")
+# Where the OCR layer keeps OpenCV packed (layers/ocr/Makefile: unpacked it would not fit Lambda's
+# 250 MB). Elsewhere (a developer's machine, the local cloud) OpenCV is simply installed.
+PACKED_OPENCV = Path(os.environ.get("OCR_PACKED_OPENCV", "/opt/native/opencv.tar.gz"))
+
+
+def ensure_opencv(archive: Path = PACKED_OPENCV) -> None:
+    """Make ``import cv2`` work: installed already, or unpacked once from the layer into /tmp."""
+    try:
+        import cv2  # noqa: F401
+
+        return
+    except ModuleNotFoundError:
+        if not archive.is_file():
+            raise
+    target = Path(tempfile.gettempdir()) / "loanflow-opencv"
+    done = target / ".unpacked"
+    if not done.exists():
+        with tarfile.open(archive) as tar:
+            tar.extractall(target, filter="data")
+        done.touch()
+    sys.path.insert(0, str(target))
 
 
 class LocalOcrEngine:
@@ -31,6 +57,7 @@ class LocalOcrEngine:
     def _load(self) -> Any:
         with self._lock:
             if self._engine is None:
+                ensure_opencv()
                 from rapidocr import RapidOCR  # heavy: numpy, onnxruntime, opencv
 
                 self._engine = RapidOCR(

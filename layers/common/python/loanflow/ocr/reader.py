@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import trp
-
 from loanflow.ocr.vocabulary import match_label
 
 
@@ -21,6 +19,8 @@ class Read:
 
 class ReadDocument:
     def __init__(self, response: dict[str, Any]) -> None:
+        import trp  # shipped in the OCR layer: only functions that read documents import it
+
         self.response = response
         self.document = trp.Document(response)
 

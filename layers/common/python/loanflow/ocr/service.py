@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
@@ -26,7 +27,7 @@ from loanflow.documents import (
 )
 from loanflow.errors import LoanflowError, ValidationFailed
 from loanflow.extract import QUERIES, ExtractedField, Extraction, extract
-from loanflow.models import Document, DocumentType
+from loanflow.models import DocumentType
 from loanflow.observability import logger, metrics
 from loanflow.ocr import analyze, engine_name_for
 from loanflow.ocr.errors import UnreadableDocument
@@ -125,21 +126,27 @@ def autofill(
     owner_id: str,
     document_ids: Sequence[str],
     *,
-    reader: Callable[[str], None] = invoke_reader,
+    reader: Callable[[str], None] | None = None,
     repo: DocumentRepository | None = None,
 ) -> Autofill:
-    """The form fields that the caller's documents give, the most confident reading of each."""
+    """The form fields that the caller's documents give, the most confident reading of each.
+
+    Documents not read yet are read at once, side by side (``reader``: the ExtractDocument
+    function by default).
+    """
     repo = repo or document_repository()
-    documents: list[Document] = [
-        repo.get_for_owner(d, owner_id) for d in dict.fromkeys(document_ids)
-    ]
+    read = reader or invoke_reader
+    documents = [repo.get_for_owner(d, owner_id) for d in dict.fromkeys(document_ids)]
+    extractions = {d.id: repo.extraction(d.id) for d in documents}
+    unread = [d.id for d in documents if extractions[d.id] is None]
+    if unread:
+        with ThreadPoolExecutor(max_workers=len(unread)) as pool:
+            list(pool.map(read, unread))
+        extractions.update({d: repo.extraction(d) for d in unread})
     fields: dict[str, ExtractedField] = {}
     statuses: list[DocumentStatus] = []
     for document in documents:
-        extraction = repo.extraction(document.id)
-        if extraction is None:
-            reader(document.id)
-            extraction = repo.extraction(document.id)
+        extraction = extractions[document.id]
         if extraction is None:
             raise ExtractInvocationFailed(f"document {document.id} could not be read; try again")
         statuses.append(
@@ -151,9 +158,9 @@ def autofill(
             )
         )
         for name in AUTOFILL_FIELDS[document.type]:
-            read = extraction.fields.get(name)
-            if read and (name not in fields or read.confidence > fields[name].confidence):
-                fields[name] = read
+            value = extraction.fields.get(name)
+            if value and (name not in fields or value.confidence > fields[name].confidence):
+                fields[name] = value
     return Autofill(fields=fields, documents=statuses)
 
 

@@ -1,0 +1,216 @@
+"""The product's speed against the local cloud, over HTTP, as applicants see it.
+
+- ``decision.c{1,4,16}_ms``: submit (``POST /applications/{id}/submit`` answered 202) → the first
+  ``GET /applications/{id}`` that shows a decided status, with 1, 4 and 16 applicants at once;
+  references: the 10 s quoted for the seed's app and MYbank's 1 s approval;
+- ``decision.c{1,4,16}_per_s``: decisions per second at that concurrency (wall clock);
+- ``funds.instant_ms`` / ``funds.batch_ms``: submission → FUNDED, the contract signed the moment it
+  is offered, per payout path (reference: the 3 minutes the industry quotes); the batch path waits
+  for the payout schedule, which runs every ``PAYOUT_INTERVAL_S`` here;
+- ``overhead.*``: the local cloud's own cost, measured with the same runtime and moto: an empty
+  Lambda invoke through the Invoke API, a Pass-only state machine as long as the decision path, a
+  one-Task state machine calling the empty function, and a 404 through the HTTP front. Compare them
+  with the decision latency to see what is the product and what is the emulator.
+
+Polling adds up to ``POLL_INTERVAL_S`` (20 ms) to every latency; the applicants, the HTTP front and
+the local cloud share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench import duration_figure, value_figure
+from bench.driver import Applicant, BenchError, Cloud, Journey
+from costmodel.model import SCENARIO_DATA, state_machines, walk
+from loanflow.ids import new_id
+from localcloud.template import load_template
+
+PAYOUT_INTERVAL_S = 5.0
+DECISION_REFERENCE_MS = 10_000.0
+MYBANK_REFERENCE_MS = 1_000.0
+FUNDS_REFERENCE_MS = 180_000.0
+
+
+def _quick() -> bool:
+    return os.environ.get("BENCH_QUICK") == "1"
+
+
+def _plan() -> dict[int, int]:
+    """Applications per concurrency level."""
+    return {1: 3, 4: 4, 16: 16} if _quick() else {1: 10, 4: 20, 16: 48}
+
+
+def _run_level(
+    cloud: Cloud, concurrency: int, count: int, seed: int
+) -> tuple[list[Journey], float]:
+    applicants = [Applicant(cloud, seed + i) for i in range(count)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        journeys = list(pool.map(lambda a: a.apply(), applicants))
+    return journeys, time.monotonic() - started
+
+
+def _decision_figures(cloud: Cloud) -> dict[str, dict[str, Any]]:
+    figures: dict[str, dict[str, Any]] = {}
+    seed = 1000
+    for concurrency, count in _plan().items():
+        journeys, wall_s = _run_level(cloud, concurrency, count, seed)
+        seed += count
+        latencies = [j.decision_ms for j in journeys if j.decision_ms is not None]
+        outcomes: dict[str, int] = {}
+        for journey in journeys:
+            outcomes[str(journey.decision_status)] = (
+                outcomes.get(str(journey.decision_status), 0) + 1
+            )
+        figures[f"decision.c{concurrency}_ms"] = duration_figure(
+            latencies,
+            reference=DECISION_REFERENCE_MS,
+            reference_label="10 s quoted for the seed's app",
+            note=f"{count} applications, {concurrency} at once; outcomes {outcomes}; "
+            f"vs MYbank's 1 s: p50/1 s = {statistics.median(latencies) / MYBANK_REFERENCE_MS:.3g}",
+        )
+        figures[f"decision.c{concurrency}_per_s"] = value_figure(
+            len(latencies) / wall_s,
+            unit="decisions/s",
+            higher_is_better=True,
+            note=f"{len(latencies)} decisions in {wall_s:.1f} s of wall clock",
+        )
+    return figures
+
+
+def _funds_figures(cloud: Cloud) -> dict[str, dict[str, Any]]:
+    """Applicants until both payout paths have been seen (or the budget is spent)."""
+    budget = 6 if _quick() else 16
+    by_mode: dict[str, list[float]] = {}
+    outcomes: dict[str, int] = {}
+    journeys: list[Journey] = []
+
+    def one(seed: int) -> Journey:
+        applicant = Applicant(cloud, seed)
+        return applicant.take_funds(applicant.apply())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        journeys = list(pool.map(one, range(5000, 5000 + budget)))
+    for journey in journeys:
+        outcomes[str(journey.final_status)] = outcomes.get(str(journey.final_status), 0) + 1
+        if journey.funds_ms is not None:
+            by_mode.setdefault(journey.payout_mode or "unknown", []).append(journey.funds_ms)
+    if not by_mode:
+        raise BenchError(f"no application was funded out of {budget}: outcomes {outcomes}")
+    figures: dict[str, dict[str, Any]] = {}
+    for mode, samples in sorted(by_mode.items()):
+        figures[f"funds.{mode}_ms"] = duration_figure(
+            samples,
+            reference=FUNDS_REFERENCE_MS,
+            reference_label="3 minutes quoted by the industry",
+            note=f"submission → FUNDED, signed at once; payout schedule every {PAYOUT_INTERVAL_S:g} s "
+            f"here; outcomes of {budget} applicants: {outcomes}",
+        )
+    return figures
+
+
+def _decision_path_length() -> int:
+    """States the approved path enters before its first callback (what a Pass-only twin mimics)."""
+    machine = state_machines(load_template())[0]
+    steps = walk(machine.definition, SCENARIO_DATA["approved"], machine.functions)
+    first_callback = next((i for i, s in enumerate(steps) if s.callback), len(steps))
+    return max(1, first_callback)
+
+
+def _execute(sfn: Any, arn: str, timeout_s: float = 60.0) -> float:
+    started = time.perf_counter()
+    execution = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input="{}")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = sfn.describe_execution(executionArn=execution["executionArn"])["status"]
+        if status != "RUNNING":
+            if status != "SUCCEEDED":
+                raise BenchError(f"overhead state machine ended {status}")
+            return (time.perf_counter() - started) * 1000
+        if time.monotonic() > deadline:
+            raise BenchError("overhead state machine did not finish")
+        time.sleep(0.005)
+
+
+def _overhead_figures(cloud: Cloud) -> dict[str, dict[str, Any]]:
+    import json
+
+    samples = 10 if _quick() else 30
+    runs = 5 if _quick() else 15
+    lam = cloud.boto_client("lambda")
+    empty_arn = cloud.info["empty_function_arn"]
+    invoke_ms = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        answer = lam.invoke(FunctionName=empty_arn, Payload=b"{}")
+        answer["Payload"].read()
+        invoke_ms.append((time.perf_counter() - started) * 1000)
+
+    sfn = cloud.boto_client("stepfunctions")
+    role = f"arn:aws:iam::{cloud.info['account_id']}:role/bench"
+    length = _decision_path_length()
+    pass_states = {
+        f"S{i}": {"Type": "Pass", **({"Next": f"S{i + 1}"} if i < length - 1 else {"End": True})}
+        for i in range(length)
+    }
+    pass_arn = sfn.create_state_machine(
+        name=f"bench-pass-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps({"StartAt": "S0", "States": pass_states}),
+        roleArn=role,
+    )["stateMachineArn"]
+    task_arn = sfn.create_state_machine(
+        name=f"bench-task-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(
+            {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": empty_arn, "End": True}}}
+        ),
+        roleArn=role,
+    )["stateMachineArn"]
+    pass_ms = [_execute(sfn, pass_arn) for _ in range(runs)]
+    task_ms = [_execute(sfn, task_arn) for _ in range(runs)]
+
+    applicant = Applicant(cloud, 9)
+    missing_ms = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        answer = applicant._call("GET", f"/applications/{new_id('app')}")
+        if answer.status_code != 404:
+            raise BenchError(f"GET a missing application → {answer.status_code}")
+        missing_ms.append((time.perf_counter() - started) * 1000)
+
+    return {
+        "overhead.empty_lambda_invoke_ms": duration_figure(
+            invoke_ms, note="Invoke API on the moto port → the local runtime's warm worker → back"
+        ),
+        "overhead.pass_state_machine_ms": duration_figure(
+            pass_ms,
+            note=f"{length} Pass states (the decision path's length) in moto's interpreter, "
+            "start → SUCCEEDED seen by polling every 5 ms",
+        ),
+        "overhead.one_lambda_task_ms": duration_figure(
+            task_ms, note="one Task state invoking the empty function, start → SUCCEEDED"
+        ),
+        "overhead.http_get_missing_application_ms": duration_figure(
+            missing_ms,
+            note="HTTP front + JWT check + ApiFunction + one DynamoDB GetItem on moto → 404",
+        ),
+    }
+
+
+def run() -> dict[str, dict[str, Any]]:
+    with Cloud(payout_interval_s=PAYOUT_INTERVAL_S, max_concurrency=4) as cloud:
+        figures: dict[str, dict[str, Any]] = {
+            "local_cloud_start_s": value_figure(
+                cloud.info["started_s"], unit="s", note="LocalCloud.start(): moto, provision, warm"
+            )
+        }
+        figures.update(_overhead_figures(cloud))
+        figures.update(_decision_figures(cloud))
+        figures.update(_funds_figures(cloud))
+        cloud.durations()  # not needed here; keeps the runner's record small
+    return figures

@@ -1,0 +1,386 @@
+"""Event sources: SQS pollers and schedules, as Lambda's event source mappings and EventBridge run them.
+
+An SQS poller receives up to ``BatchSize`` messages, invokes the function with an ``aws:sqs`` event,
+and deletes what succeeded. Like Lambda it never deletes a failed message and never changes its
+visibility: the message comes back when the queue's visibility timeout ends, and the queue's redrive
+policy moves it to the dead-letter queue after ``maxReceiveCount`` receives. With
+``FunctionResponseTypes: [ReportBatchItemFailures]`` the function's ``batchItemFailures`` decide which
+messages stay; an answer naming an unknown or empty ``itemIdentifier`` fails the whole batch, as on AWS.
+
+Schedules (function ``Schedule``/``ScheduleV2`` events, ``AWS::Scheduler::Schedule``,
+``AWS::Events::Rule`` with a ScheduleExpression) fire every ``interval_s`` seconds locally, whatever
+their expression says, with an asynchronous invocation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud.provision import Resources
+
+log = logging.getLogger(__name__)
+
+_FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+
+
+Invoker = Callable[[str, Any], Any]
+"""(function name, event) → an object with ``payload`` and ``function_error`` (``Runtime.invoke``)."""
+
+
+# -- SQS -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SqsSource:
+    """An SQS event source mapping of a function."""
+
+    function: str
+    queue_arn: str
+    queue_url: str
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+    batching_window_s: float = 0.0
+    enabled: bool = True
+    concurrency: int = 2
+
+
+def sqs_sources(template: dict[str, Any], resources: Resources) -> list[SqsSource]:
+    """The ``SQS`` events of the template's functions, with their queues' local URLs."""
+    url_by_arn = {resources.arns[lid]: url for lid, url in resources.queue_urls.items()}
+    sources = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") not in _FUNCTION_TYPES or logical_id not in resources.names:
+            continue
+        for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
+            if event.get("Type") != "SQS":
+                continue
+            properties = resources.resolve(event.get("Properties") or {})
+            queue_arn = str(properties["Queue"])
+            if queue_arn not in url_by_arn:
+                log.warning("%s polls %s, which is not in the template", logical_id, queue_arn)
+                continue
+            scaling = properties.get("ScalingConfig") or {}
+            sources.append(
+                SqsSource(
+                    function=resources.names[logical_id],
+                    queue_arn=queue_arn,
+                    queue_url=url_by_arn[queue_arn],
+                    batch_size=int(properties.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in (properties.get("FunctionResponseTypes") or []),
+                    batching_window_s=float(properties.get("MaximumBatchingWindowInSeconds", 0)),
+                    enabled=properties.get("Enabled", True) not in (False, "false"),
+                    concurrency=min(int(scaling.get("MaximumConcurrency", 2)), 2),
+                )
+            )
+    return sources
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda builds from a batch of received messages."""
+    records = []
+    for message in messages:
+        attributes = {
+            name: value
+            for name, value in (message.get("Attributes") or {}).items()
+            if name != "AWSTraceHeader" or value
+        }
+        message_attributes = {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": value.get("StringListValues", []),
+                "binaryListValues": value.get("BinaryListValues", []),
+                "dataType": value["DataType"],
+            }
+            for name, value in (message.get("MessageAttributes") or {}).items()
+        }
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": attributes,
+                "messageAttributes": message_attributes,
+                "md5OfBody": message.get("MD5OfBody")
+                or hashlib.md5(message["Body"].encode(), usedforsecurity=False).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
+    return {"Records": records}
+
+
+def failed_message_ids(
+    result: Any, function_error: str | None, message_ids: list[str], *, report_failures: bool
+) -> set[str]:
+    """Which messages of a batch stay on the queue after the function answered ``result``."""
+    everything = set(message_ids)
+    if function_error:
+        return everything
+    if not report_failures or not isinstance(result, dict):
+        return set()
+    failures = result.get("batchItemFailures")
+    if not failures:
+        return set()
+    failed = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not identifier or identifier not in everything:
+            return everything  # an invalid answer fails the whole batch, as on AWS
+        failed.add(identifier)
+    return failed
+
+
+@dataclass
+class BatchOutcome:
+    received: int = 0
+    deleted: int = 0
+    failed: int = 0
+    function_error: bool = False
+
+
+@dataclass
+class SqsPoller:
+    """Polls one queue for one function (``run`` in a thread, ``poll_once`` in tests)."""
+
+    source: SqsSource
+    sqs: Any
+    invoke: Invoker
+    region: str = "us-east-1"
+    wait_time_s: int = 1
+    stats: BatchOutcome = field(default_factory=BatchOutcome)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.source.batching_window_s
+        wait = self.wait_time_s
+        while len(messages) < self.source.batch_size:
+            received = self.sqs.receive_message(
+                QueueUrl=self.source.queue_url,
+                MaxNumberOfMessages=min(10, self.source.batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            messages.extend(received)
+            wait = 0
+            if not received or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def poll_once(self) -> BatchOutcome:
+        """Receive one batch, invoke the function, delete what succeeded."""
+        messages = self._receive()
+        if not messages:
+            return BatchOutcome()
+        outcome = self.invoke(
+            self.source.function, sqs_event(messages, self.source.queue_arn, self.region)
+        )
+        try:
+            result = json.loads(outcome.payload) if outcome.payload else None
+        except ValueError:
+            result = None
+        ids = [message["MessageId"] for message in messages]
+        failed = failed_message_ids(
+            result,
+            outcome.function_error,
+            ids,
+            report_failures=self.source.report_batch_item_failures,
+        )
+        done = [message for message in messages if message["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.source.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                    for index, message in enumerate(chunk)
+                ],
+            )
+        batch = BatchOutcome(len(messages), len(done), len(failed), bool(outcome.function_error))
+        self.stats.received += batch.received
+        self.stats.deleted += batch.deleted
+        self.stats.failed += batch.failed
+        if outcome.function_error:
+            log.warning("%s failed a batch: %s", self.source.function, outcome.payload[:500])
+        return batch
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # a poller outlives a failed poll, as Lambda's does
+                if stop.is_set():
+                    return
+                log.exception("polling %s failed", self.source.queue_url)
+                stop.wait(0.5)
+
+
+# -- schedules -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    function: str
+    expression: str
+    payload: Any
+    kind: str  # "events" (EventBridge rule: a Scheduled Event) or "scheduler" (its Input)
+
+
+def _function_by_arn(resources: Resources) -> dict[str, str]:
+    return {
+        resources.arns[logical_id]: resources.names[logical_id]
+        for logical_id, resource_type in resources.types.items()
+        if resource_type in _FUNCTION_TYPES
+    }
+
+
+def _input(value: Any, default: Any) -> Any:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def schedules(template: dict[str, Any], resources: Resources) -> list[Schedule]:
+    """Every schedule that targets a function of the template."""
+    declared = template.get("Resources") or {}
+    functions = _function_by_arn(resources)
+    found: list[Schedule] = []
+    for logical_id, resource in declared.items():
+        if logical_id not in resources.names:
+            continue
+        resource_type = resource.get("Type")
+        properties = resource.get("Properties") or {}
+        if resource_type in _FUNCTION_TYPES:
+            for event_id, event in (properties.get("Events") or {}).items():
+                spec = resources.resolve(event.get("Properties") or {})
+                if event.get("Type") == "Schedule" and spec.get("Enabled", True) not in (
+                    False,
+                    "false",
+                ):
+                    found.append(
+                        Schedule(
+                            f"{logical_id}{event_id}",
+                            resources.names[logical_id],
+                            str(spec.get("Schedule")),
+                            _input(spec.get("Input"), None),
+                            "events",
+                        )
+                    )
+                elif event.get("Type") == "ScheduleV2" and spec.get("State") != "DISABLED":
+                    found.append(
+                        Schedule(
+                            f"{logical_id}{event_id}",
+                            resources.names[logical_id],
+                            str(spec.get("ScheduleExpression")),
+                            _input(spec.get("Input"), {}),
+                            "scheduler",
+                        )
+                    )
+        elif resource_type == "AWS::Scheduler::Schedule":
+            spec = resources.resolve(properties)
+            target = spec.get("Target") or {}
+            if target.get("Arn") in functions and spec.get("State") != "DISABLED":
+                found.append(
+                    Schedule(
+                        resources.names[logical_id],
+                        functions[target["Arn"]],
+                        str(spec.get("ScheduleExpression")),
+                        _input(target.get("Input"), {}),
+                        "scheduler",
+                    )
+                )
+        elif resource_type == "AWS::Events::Rule":
+            spec = resources.resolve(properties)
+            if "ScheduleExpression" not in spec or spec.get("State") == "DISABLED":
+                continue
+            for target in spec.get("Targets") or []:
+                if target.get("Arn") in functions:
+                    found.append(
+                        Schedule(
+                            resources.names[logical_id],
+                            functions[target["Arn"]],
+                            str(spec["ScheduleExpression"]),
+                            _input(target.get("Input"), None),
+                            "events",
+                        )
+                    )
+    return found
+
+
+def scheduled_event(schedule: Schedule, resources: Resources, now: float | None = None) -> Any:
+    """What the function receives when ``schedule`` fires."""
+    if schedule.payload is not None:
+        return schedule.payload
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": resources.account_id,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": resources.region,
+        "resources": [
+            f"arn:aws:events:{resources.region}:{resources.account_id}:rule/{schedule.name}"
+        ],
+        "detail": {},
+    }
+
+
+class Scheduler:
+    """Fires every schedule each ``interval_s`` seconds with an asynchronous invocation."""
+
+    def __init__(
+        self,
+        entries: list[Schedule],
+        resources: Resources,
+        invoke_async: Callable[[str, bytes], Any],
+        interval_s: float,
+    ) -> None:
+        self.entries = entries
+        self.resources = resources
+        self.invoke_async = invoke_async
+        self.interval_s = interval_s
+        self.fired = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        if self.entries:
+            self._thread.start()
+
+    def fire(self) -> None:
+        for entry in self.entries:
+            payload = json.dumps(scheduled_event(entry, self.resources)).encode()
+            self.invoke_async(entry.function, payload)
+            self.fired += 1
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.fire()
+            except Exception:  # the schedule keeps firing, as EventBridge does
+                log.exception("a schedule failed to fire")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
