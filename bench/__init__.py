@@ -20,8 +20,10 @@ measured, e.g. what the local cloud's overhead is). When a reference is given th
 ``"ratio"`` = (p50, or value) / reference, so 0.05 means "a twentieth of the reference".
 
 ``run()`` may read ``BENCH_QUICK=1`` from the environment to use fewer samples (the harness's own
-tests set it). A module that cannot measure something must raise, not invent a number: the
-harness records the error under that module and exits non-zero.
+tests set it). A module that cannot measure something must say so, not invent a number: either it
+raises (the harness records the error under the module), or — to keep its other figures — it
+returns that figure as ``{"unit": ..., "error": "what went wrong"}`` (the module is then
+``partial``). Either way the harness exits non-zero.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ def summarise(figure: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(figure, dict) or "unit" not in figure:
         raise ValueError(f"a figure is a dict with a 'unit': {figure!r}")
     out = dict(figure)
+    if "error" in figure:
+        return out
     if "samples" in figure:
         samples = [float(s) for s in figure["samples"]]
         if not samples:

@@ -41,7 +41,7 @@ ORDER = (
     "bench_api",
 )
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def discover() -> list[str]:
@@ -113,7 +113,12 @@ def run_module(name: str) -> dict[str, Any]:
             "traceback": traceback.format_exc(limit=8),
             "seconds": round(time.perf_counter() - started, 2),
         }
-    return {"status": "ok", "seconds": round(time.perf_counter() - started, 2), "figures": figures}
+    status = "partial" if any("error" in figure for figure in figures.values()) else "ok"
+    return {
+        "status": status,
+        "seconds": round(time.perf_counter() - started, 2),
+        "figures": figures,
+    }
 
 
 def collect(modules: list[str], *, progress: bool = False) -> dict[str, Any]:
@@ -155,10 +160,14 @@ def render(results: dict[str, Any]) -> Table:
     for column in ("figure", "unit", "p50 / value", "p95", "p99", "n", "reference", "ratio"):
         table.add_column(column, justify="left" if column in ("figure", "unit") else "right")
     for module, outcome in results["modules"].items():
-        if outcome["status"] != "ok":
+        if outcome["status"] == "error":
             table.add_row(f"[red]{module}[/red]", "", f"[red]{outcome['error'][:60]}[/red]")
             continue
         for name, fig in outcome["figures"].items():
+            if "error" in fig:
+                label = f"{module.removeprefix('bench_')}.{name}"
+                table.add_row(f"[red]{label}[/red]", fig["unit"], f"[red]{fig['error'][:60]}[/red]")
+                continue
             headline = fig.get("p50", fig.get("value"))
             ratio = fig.get("ratio")
             ratio_text = "" if ratio is None else f"{ratio:.3g}×"
@@ -178,6 +187,50 @@ def render(results: dict[str, Any]) -> Table:
     return table
 
 
+HEADLINES: tuple[tuple[str, str, str], ...] = (
+    # (module, figure, label) — the README's table; absent figures are left out
+    ("bench_api", "decision.c1_ms", "submit → decision, 1 applicant"),
+    ("bench_api", "decision.c16_ms", "submit → decision, 16 at once"),
+    ("bench_api", "decision.c16_per_s", "decisions per second, 16 at once"),
+    ("bench_api", "funds.instant_ms", "submission → funds sent, instant path"),
+    ("bench_api", "funds.batch_ms", "submission → funds sent, batch path"),
+    ("bench_compute", "decision_compute_ms", "Lambda compute per decision (OCR excluded)"),
+    ("bench_scoring", "score_single_ms", "scoring, one application"),
+    (
+        "bench_api",
+        "overhead.pass_state_machine_ms",
+        "local cloud overhead: Pass-only twin of the path",
+    ),
+    ("bench_sizes", "largest_function.unzipped_mb", "largest function + layers, unzipped"),
+)
+
+
+def headline(results: dict[str, Any]) -> str:
+    """The README's headline table (markdown) from a results document."""
+    machine = results.get("machine", {})
+    lines = [
+        f"Measured by `make bench` on {machine.get('cpu_model')} ({machine.get('cores')} cores, "
+        f"Python {machine.get('python')}), commit `{str(results.get('git', {}).get('commit'))[:10]}`, "
+        f"{results.get('date')}:",
+        "",
+        "| figure | p50 / value | p95 | reference | ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for module, name, label in HEADLINES:
+        fig = ((results.get("modules", {}).get(module) or {}).get("figures") or {}).get(name)
+        if not fig or "error" in fig:
+            continue
+        unit = fig["unit"]
+        value = fig.get("p50", fig.get("value"))
+        p95 = f"{_fmt(fig['p95'])} {unit}" if "p95" in fig else ""
+        reference = fig.get("reference_label") or (
+            f"{_fmt(fig['reference'])} {unit}" if "reference" in fig else ""
+        )
+        ratio = f"{fig['ratio']:.3g}×" if "ratio" in fig else ""
+        lines.append(f"| {label} | {_fmt(value)} {unit} | {p95} | {reference} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated module names (e.g. sizes,coldstart)")
@@ -187,7 +240,16 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write the JSON (default latest.json; with --only, only-<names>.json)",
     )
     parser.add_argument("--quick", action="store_true", help="fewer samples (sets BENCH_QUICK=1)")
+    parser.add_argument(
+        "--headline",
+        action="store_true",
+        help="print the README's headline table from the existing results (runs nothing)",
+    )
     args = parser.parse_args(argv)
+    if args.headline:
+        source = args.out or DEFAULT_OUT
+        sys.stdout.write(headline(json.loads(source.read_text())))
+        return 0
     if args.quick:
         os.environ["BENCH_QUICK"] = "1"
 

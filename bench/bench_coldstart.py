@@ -36,7 +36,9 @@ INIT_TIMEOUT_S = 120.0
 
 
 def samples_per_function() -> int:
-    return 2 if os.environ.get("BENCH_QUICK") == "1" else 5
+    """Fresh environments per function (``BENCH_COLDSTART_ROUNDS``; 3, or 2 with BENCH_QUICK)."""
+    default = 2 if os.environ.get("BENCH_QUICK") == "1" else 3
+    return int(os.environ.get("BENCH_COLDSTART_ROUNDS", default))
 
 
 def local_specs(opt_root: Path) -> dict[str, FunctionSpec]:

@@ -19,12 +19,11 @@ import time
 from array import array
 from typing import Any
 
+from bench import duration_figure, value_figure
 from loanflow.features import ScoringFeatures
 from loanflow.scoring import Scorer
 from loanflow_ml.paths import REPO_ROOT, SHIPPED_MODEL_DIR, lightgbm_library
 from loanflow_ml.synthetic import generate
-
-from bench import duration_figure, value_figure
 
 
 def _quick() -> bool:
@@ -41,27 +40,36 @@ def _applicants(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def single_latency(scorer: Scorer, applicants: list[dict[str, Any]]) -> list[float]:
+def single_latency(
+    scorer: Scorer, applicants: list[dict[str, Any]]
+) -> tuple[list[float], list[float]]:
+    """Wall-clock and this thread's CPU time (ms) of each score, warm."""
     for applicant in applicants[:200]:  # warm-up
         scorer.score(applicant)
-    samples = []
+    wall, cpu = [], []
     for applicant in applicants:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         scorer.score(applicant)
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
+        cpu.append((time.thread_time() - start_cpu) * 1000)
+        wall.append((time.perf_counter() - start) * 1000)
+    return wall, cpu
 
 
-def batch_throughput(scorer: Scorer, applicants: list[dict[str, Any]], repeat: int) -> float:
+def batch_throughput(
+    scorer: Scorer, applicants: list[dict[str, Any]], repeat: int
+) -> tuple[float, float]:
+    """Best wall-clock rows/s, and rows per CPU-second (all OpenMP threads) of that run."""
     data = array("d")
     for applicant in applicants:
         data.extend(scorer.encode(applicant))
-    best = math.inf
+    best, best_cpu = math.inf, math.inf
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         scorer.probabilities(scorer.raw_scores_flat(data, len(applicants)))
-        best = min(best, time.perf_counter() - start)
-    return len(applicants) / best
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        if elapsed < best:
+            best, best_cpu = elapsed, cpu
+    return len(applicants) / best, len(applicants) / max(best_cpu, 1e-9)
 
 
 def batch_from_features(scorer: Scorer, applicants: list[dict[str, Any]]) -> float:
@@ -94,19 +102,37 @@ def run() -> dict[str, dict[str, Any]]:
     scorer = Scorer.load(SHIPPED_MODEL_DIR, str(lightgbm_library()))
     single_n, batch_n = (500, 20_000) if _quick() else (5_000, 100_000)
     applicants = _applicants(max(single_n, batch_n))
+    wall, cpu = single_latency(scorer, applicants[:single_n])
+    rows_per_s, rows_per_cpu_s = batch_throughput(
+        scorer, applicants[:batch_n], repeat=2 if _quick() else 5
+    )
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when measured"
     return {
         "score_single_ms": duration_figure(
-            single_latency(scorer, applicants[:single_n]),
+            wall,
             limit=5.0,
-            note="one applicant: PD + points + top-4 reasons (pred_contrib), warm, in process",
+            note="one applicant: PD + points + top-4 reasons (pred_contrib), warm, in process, "
+            f"wall clock; target p99 ≤ 5 ms; {load}",
+        ),
+        "score_single_cpu_ms": duration_figure(
+            cpu,
+            limit=5.0,
+            note="the same calls, CPU time of the scoring thread (immune to other processes)",
         ),
         "batch_rows_per_s": value_figure(
-            batch_throughput(scorer, applicants[:batch_n], repeat=2 if _quick() else 5),
+            rows_per_s,
             unit="rows/s",
             reference=100_000,
             reference_label="target 100k rows/s",
             higher_is_better=True,
-            note=f"{batch_n} encoded rows → calibrated PD, best of repeats, OpenMP on all cores",
+            note=f"{batch_n} encoded rows → calibrated PD, best of repeats, OpenMP on all cores, "
+            f"wall clock; {load}",
+        ),
+        "batch_rows_per_cpu_s": value_figure(
+            rows_per_cpu_s,
+            unit="rows/s",
+            higher_is_better=True,
+            note="the best run's rows per CPU-second summed over its threads (one core's worth)",
         ),
         "batch_from_features_rows_per_s": value_figure(
             batch_from_features(scorer, applicants[:batch_n]),

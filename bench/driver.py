@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ from loanflow.types import id_check_char, luhn_check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 240.0
-POLL_INTERVAL_S = 0.02
+POLL_INTERVAL_S = 0.2
+"""Status polls are spaced like an app's; latencies come from the server's timeline, not the poll."""
 DECISION_TIMEOUT_S = 90.0
-FUNDS_TIMEOUT_S = 120.0
+FUNDS_TIMEOUT_S = 90.0
 
 UNDECIDED = {"DRAFT", "SUBMITTED", "IN_PROGRESS"}
 FUNDED = "FUNDED"
@@ -186,13 +187,34 @@ class Journey:
     payout_mode: str | None = None
     errors: list[str] = field(default_factory=list)
 
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+    def _at(self, statuses: set[str]) -> datetime | None:
+        for event in self.timeline:
+            if event.get("to_status") in statuses and event.get("at"):
+                return datetime.fromisoformat(str(event["at"]).replace("Z", "+00:00"))
+        return None
+
+    def _between(self, start: set[str], end: set[str]) -> float | None:
+        first, last = self._at(start), self._at(end)
+        if first is None or last is None:
+            return None
+        return (last - first).total_seconds() * 1000
+
     @property
     def decision_ms(self) -> float | None:
-        return None if self.decided_at is None else (self.decided_at - self.submitted_at) * 1000
+        """SUBMITTED → the first decided status, by the application's own timeline."""
+        decided = {"APPROVED", "DECLINED", "IN_REVIEW", "FAILED", "EXPIRED", "CANCELLED"}
+        return self._between({"SUBMITTED"}, decided)
 
     @property
     def funds_ms(self) -> float | None:
-        return None if self.funded_at is None else (self.funded_at - self.submitted_at) * 1000
+        """SUBMITTED → FUNDED, by the application's own timeline."""
+        return self._between({"SUBMITTED"}, {FUNDED})
+
+    @property
+    def sign_to_funds_ms(self) -> float | None:
+        return self._between({"SIGNED"}, {FUNDED})
 
 
 class Applicant:
@@ -206,7 +228,10 @@ class Applicant:
         self.http.headers["Authorization"] = f"Bearer {cloud.token(self.user)}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.http.request(method, self.cloud.url + path, timeout=30, **kwargs)
+        try:
+            return self.http.request(method, self.cloud.url + path, timeout=60, **kwargs)
+        except requests.RequestException as error:
+            raise BenchError(f"{method} {path.split('/')[1]}: {type(error).__name__}") from error
 
     def status(self, application_id: str) -> dict[str, Any]:
         answer = self._call("GET", f"/applications/{application_id}")
@@ -248,6 +273,7 @@ class Applicant:
         body = self._wait(journey.application_id, lambda s: s not in UNDECIDED, DECISION_TIMEOUT_S)
         journey.decided_at = time.monotonic()
         journey.decision_status = body.get("status")
+        journey.timeline = list(body.get("timeline") or [])
         return journey
 
     def take_funds(self, journey: Journey) -> Journey:
@@ -271,6 +297,7 @@ class Applicant:
         journey.signed_at = time.monotonic()
         body = self._wait(journey.application_id, lambda s: s in TERMINAL, FUNDS_TIMEOUT_S)
         journey.final_status = body.get("status")
+        journey.timeline = list(body.get("timeline") or [])
         if journey.final_status == FUNDED:
             journey.funded_at = time.monotonic()
             journey.payout_mode = _payout_mode(self, body)
@@ -282,7 +309,7 @@ def _payout_mode(applicant: Applicant, body: dict[str, Any]) -> str | None:
     loan_id = body.get("loan_id") or (loan.get("id") if isinstance(loan, dict) else None)
     for source in (loan, body.get("payout") or {}):
         if isinstance(source, dict):
-            for key in ("payout_mode", "mode", "lane"):
+            for key in ("payout_channel", "payout_mode", "mode"):
                 if isinstance(source.get(key), str):
                     return str(source[key])
     if loan_id:
@@ -290,7 +317,7 @@ def _payout_mode(applicant: Applicant, body: dict[str, Any]) -> str | None:
         if answer.status_code == 200:
             data = answer.json()
             payout = data.get("payout") if isinstance(data.get("payout"), dict) else data
-            for key in ("payout_mode", "mode", "lane"):
+            for key in ("payout_channel", "payout_mode", "mode"):
                 if isinstance(payout.get(key), str):
                     return str(payout[key])
     return None

@@ -6,7 +6,8 @@ Where each number comes from:
 - which Lambda functions run and how many Step Functions transitions an application costs: a walk
   of the state machine's ASL (``template.yaml`` → ``DefinitionUri``) along a scenario's path
   (``approved``: the longest common path, validation → checks → score → decide → offer → contract →
-  signature → payout; ``declined``), Parallel branches and Map iterations included;
+  signature → instant payout; ``approved_batch``: the same with the scheduled batch payout;
+  ``declined``), Parallel branches and Map iterations included;
 - memory of each function: ``MemorySize`` in template.yaml (Globals merged);
 - duration of each function: the measured mean in ``bench/results/latest.json`` (``bench_compute``:
   ``<LogicalId>.duration_ms``) when present, else ``DEFAULT_DURATION_MS`` — the bill says which;
@@ -37,7 +38,7 @@ RESULTS_PATH = ROOT / "bench" / "results" / "latest.json"
 TARGET_CNY_PER_APPLICATION = 0.01
 
 Workflow = Literal["standard", "express"]
-Scenario = Literal["approved", "declined"]
+Scenario = Literal["approved", "approved_batch", "declined"]
 OcrEngine = Literal["local", "textract"]
 
 DEFAULT_DURATION_MS = 100.0
@@ -114,7 +115,10 @@ SCENARIO_DATA: dict[str, dict[str, Any]] = {
     "approved": {
         "lane": "standard",
         "validation": {"passed": True},
-        "documents": [{"document_id": "id-card"}, {"document_id": "bank-card"}],
+        "documents": {
+            "count": 2,
+            "items": [{"document_id": "id-card"}, {"document_id": "bank-card"}],
+        },
         "bureau": {"available": True, "has_file": True},
         "behaviour": {},
         "score": {"pd": 0.03, "score": 720},
@@ -122,19 +126,29 @@ SCENARIO_DATA: dict[str, dict[str, Any]] = {
         "offer": {"accepted": True},
         "contract": {"ready": True},
         "signature": {"signed": True, "outcome": "signed", "status": "SIGNED"},
-        "payout": {"status": "sent", "mode": "instant", "paid": True},
+        "payout": {"payout_status": "SENT", "mode": "instant"},
     },
     "declined": {
         "lane": "standard",
         "validation": {"passed": True},
-        "documents": [{"document_id": "id-card"}, {"document_id": "bank-card"}],
+        "documents": {
+            "count": 2,
+            "items": [{"document_id": "id-card"}, {"document_id": "bank-card"}],
+        },
         "bureau": {"available": True, "has_file": True},
         "behaviour": {},
         "score": {"pd": 0.4, "score": 480},
         "decision": {"outcome": "declined", "tier": "D"},
     },
 }
-STATUS_CHANGES = {"approved": 8, "declined": 4}
+SCENARIO_DATA["approved_batch"] = {
+    **SCENARIO_DATA["approved"],
+    "decision": {"outcome": "approved", "tier": "B"},
+    "payout": {"payout_status": "QUEUED", "mode": "batch"},
+}
+STATUS_CHANGES = {"approved": 8, "approved_batch": 8, "declined": 4}
+BATCH_PAYOUT_RUNS_PER_LOAN = 1 / 1000
+"""A scheduled batch run pays up to the bank's 1,000 transfers per request (loanflow.bank)."""
 
 
 # -------------------------------------------------------------------------------- the bill
@@ -560,7 +574,7 @@ def estimate(
     if "StarterFunction" in memory:
         invoke("StarterFunction", 1)
     if "BatchPayoutFunction" in memory and data.get("payout", {}).get("mode") == "batch":
-        invoke("BatchPayoutFunction", 1 / 100)
+        invoke("BatchPayoutFunction", BATCH_PAYOUT_RUNS_PER_LOAN)
 
     # -- Lambda
     for function, count in sorted(invocations.items()):

@@ -11,9 +11,9 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from loanflow.ocr.bins import issuer_for
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from loanflow.ocr.bins import issuer_for
 from synthdocs.people import Person, make_person
 
 KINDS: tuple[str, ...] = ("id_card_front", "id_card_back", "bank_card")

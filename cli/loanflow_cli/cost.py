@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--scenario",
-        choices=("approved", "declined"),
+        choices=("approved", "approved_batch", "declined"),
         default="approved",
         help="which path through the workflow (default approved: the longest common one)",
     )

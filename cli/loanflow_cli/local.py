@@ -79,6 +79,7 @@ def _logging() -> None:
 
     handler = RichHandler(console=Console(stderr=True), show_path=False, markup=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the simulators' request lines
 
 
 def _up(args: argparse.Namespace) -> int:

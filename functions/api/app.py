@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loanflow.http import applications, me
+from loanflow.http import applications, contracts, documents, me, workflow
 from loanflow.http.errors import register_error_handlers
 from loanflow.observability import logger, metrics, tracer
 from loanflow.settings import get_settings
@@ -21,8 +21,8 @@ get_settings()  # fail at cold start, not at the first request, when the functio
 
 app = APIGatewayHttpResolver(enable_validation=True)
 register_error_handlers(app)
-app.include_router(applications.router)
-app.include_router(me.router)
+for area in (applications, workflow, documents, contracts, me):
+    app.include_router(area.router)
 
 OPENAPI: dict[str, Any] = {"title": "loanflow API", "version": "1.0.0"}
 app.enable_swagger(path="/docs", **OPENAPI)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 STABLE, SHIFTED = 0.1, 0.25
+MAX_LEVELS = 50
 _EPSILON = 1e-4
 
 
@@ -59,12 +60,16 @@ def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
 def drift_report(
     baseline: pd.DataFrame, recent: pd.DataFrame, model_dir: str | Path | None = None
 ) -> dict[str, Any]:
-    """PSI per shared column (and of the model's score when ``model_dir`` is given)."""
+    """PSI of the model's score and features (with ``model_dir``), else of every shared column
+    (identifier-like text columns, with more than ``MAX_LEVELS`` distinct values, left out)."""
     variables = []
     if model_dir is not None:
         base_scores, recent_scores = _scores(baseline, model_dir), _scores(recent, model_dir)
         variables.append(_row("score", psi_numeric(base_scores, recent_scores)))
-    for name in baseline.columns:
+        names = [n for n in _read_config(Path(model_dir))["features"] if n in baseline]
+    else:
+        names = [n for n in baseline.columns if not _identifier_like(baseline[n])]
+    for name in names:
         if name not in recent.columns:
             continue
         column = baseline[name]
@@ -82,6 +87,11 @@ def drift_report(
         "variables": variables,
         "shifted": [row["name"] for row in variables if row["status"] == "shifted"],
     }
+
+
+def _identifier_like(column: pd.Series) -> bool:
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    return not numeric and column.nunique(dropna=True) > MAX_LEVELS
 
 
 def _row(name: str, value: float) -> dict[str, Any]:

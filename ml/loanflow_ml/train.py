@@ -94,7 +94,11 @@ class TrainResult:
 
 
 def train(frame: pd.DataFrame, config: TrainConfig) -> TrainResult:
-    """Evaluate on repeated stratified folds, then fit and calibrate the model to ship."""
+    """Evaluate on repeated stratified folds, then fit and calibrate the model to ship.
+
+    Rows without an outcome are left out (they say nothing about default)."""
+    if config.target in frame:
+        frame = frame.loc[frame[config.target].notna()].reset_index(drop=True)
     y = binary_target(frame, config.target, config.bad_value)
     schema = infer_schema(frame, config.target)
     unknown = set(config.monotone) - set(schema.features)

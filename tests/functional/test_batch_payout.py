@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from localcloud import bank_sim
 from loanflow.models import ApplicationStatus as S
 from loanflow.models import PayoutStatus
 from loanflow.payouts import LEASE_KEY, PayoutStore
 from loanflow.repository import application_repository
+from localcloud import bank_sim
 from tests.conftest import FakeLambdaContext
 from tests.support.handlers import load_handler_module
 from tests.support.loans import payout_cloud_fixture, signed_application  # noqa: F401
@@ -79,7 +80,8 @@ def test_a_run_pays_every_queued_loan_and_funds_the_applications(bank: Any) -> N
     repo = application_repository()
     for app_id, _ in loans:
         app = repo.get(app_id)
-        assert app.status == S.FUNDED and app.extra["funds_sent_at"]
+        assert app.status == S.FUNDED
+        assert app.extra["funds_sent_at"]
     assert run_batch()["due"] == 0
 
 
@@ -96,19 +98,52 @@ def test_partial_failures_are_requeued_and_paid_by_a_later_run(bank: Any, store:
     assert all(store.get(loan).loan.payout_status == PayoutStatus.SENT for _, loan in loans)
 
 
-def test_overlapping_runs_cannot_pay_the_same_loan(bank: Any) -> None:
-    # given a slow bank, and two schedule firings at once
+def test_overlapping_runs_cannot_pay_the_same_loan(
+    bank: Any, store: PayoutStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a slow bank, and a run in the middle of its bank batch
     loans = queued_loans(3)
-    bank.app.latency_s = 0.2
+    bank.app.latency_s = 0.5
+    monkeypatch.setenv("BANK_TIMEOUT_S", "5")
     reports: list[dict[str, Any]] = []
-    runs = [threading.Thread(target=lambda: reports.append(run_batch())) for _ in range(2)]
-    for run in runs:
-        run.start()
-    for run in runs:
-        run.join()
-    # then one of them ran, the other stood aside, and every loan was paid once
-    assert sorted(r["skipped"] for r in reports) == [False, True]
+    first = threading.Thread(target=lambda: reports.append(run_batch()))
+    first.start()
+    while "run_id" not in store.table.get_item(Key=LEASE_KEY).get("Item", {}):
+        time.sleep(0.01)
+    # when the schedule fires again meanwhile
+    second = run_batch()
+    first.join()
+    # then the second run stands aside, and every loan is paid once
+    assert second["skipped"]
+    assert second["due"] == 0
+    assert reports[0]["paid"] == 3
     assert sorted(paid_loans(bank)) == sorted(loan for _, loan in loans)
+
+
+def test_a_run_that_overran_its_lease_stops_before_sending(
+    bank: Any, store: PayoutStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a run whose lease another run took over while it was reading the queue
+    queued_loans(2)
+    original = PayoutStore.queued
+
+    def queued_then_lose_lease(self: PayoutStore, queue: str, **kwargs: Any) -> Any:
+        found = original(self, queue, **kwargs)
+        if queue == "QUEUE#PAYOUT":
+            self.table.update_item(
+                Key=LEASE_KEY,
+                UpdateExpression="SET run_id = :other",
+                ExpressionAttributeValues={":other": "run_other"},
+            )
+        return found
+
+    monkeypatch.setattr(PayoutStore, "queued", queued_then_lose_lease)
+    # when it goes on
+    report = run_batch()
+    # then it sent nothing
+    assert report["lease_lost"]
+    assert report["paid"] == 0
+    assert paid_loans(bank) == []
 
 
 def test_a_run_that_crashed_after_the_bank_paid_is_settled_by_the_next(
@@ -154,7 +189,8 @@ def test_a_bank_timeout_leaves_the_loans_in_doubt_then_asks(bank: Any, store: An
     loans = queued_loans(2)
     bank.app.timeout_rate = 1.0
     first = run_batch()
-    assert first["in_doubt"] == 2 and first["paid"] == 0
+    assert first["in_doubt"] == 2
+    assert first["paid"] == 0
     assert all(store.get(loan).in_doubt for _, loan in loans)
     # when the bank recovers
     bank.app.timeout_rate = 0.0

@@ -42,6 +42,17 @@ def record(message_id: str, body: str) -> dict[str, Any]:
     }
 
 
+def test_the_sample_event_starts_its_execution(starter, resources):
+    from tests.support.apigw import load_event
+
+    answer = starter.handler(load_event("starter_sqs.json"), FakeLambdaContext())
+
+    assert answer == {"batchItemFailures": []}
+    machine = resources.arns["LoanApplicationStateMachine"]
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=machine)
+    assert [e["name"] for e in executions["executions"]] == [APP_ID]
+
+
 def test_duplicates_start_one_execution_and_bad_records_are_retried(starter, resources):
     good = json.dumps({"application_id": APP_ID, "lane": "fast"})
     event = {

@@ -101,4 +101,4 @@ def test_submit_needs_a_caller(api):
     from tests.support.apigw import http_event
 
     event = http_event("POST", f"/applications/{application_id}/submit", user=None)
-    assert api.resolve(event, FakeLambdaContext())["statusCode"] == 401
+    assert api.handler(event, FakeLambdaContext())["statusCode"] == 401

@@ -1,27 +1,23 @@
-"""The workflow's HTTP routes composed as ApiFunction composes them (same router, same errors)."""
+"""Call the HTTP API as API Gateway does: the real ApiFunction handler, with a verified caller."""
 
 from __future__ import annotations
 
 import json
+from types import ModuleType
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-
-from loanflow.http import workflow
-from loanflow.http.errors import register_error_handlers
 from tests.conftest import FakeLambdaContext
 from tests.support.apigw import http_event
+from tests.support.handlers import load_handler_module
 
 
-def workflow_api() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
-    register_error_handlers(app)
-    app.include_router(workflow.router)
-    return app
+def workflow_api() -> ModuleType:
+    """ApiFunction, loaded as Lambda starts it (it composes the workflow router with the rest)."""
+    return load_handler_module("api")
 
 
 def request(
-    app: APIGatewayHttpResolver,
+    api: ModuleType,
     method: str,
     path: str,
     *,
@@ -30,5 +26,5 @@ def request(
     groups: tuple[str, ...] = (),
 ) -> tuple[int, Any]:
     event = http_event(method, path, body=body, user=user, groups=groups)
-    response = app.resolve(event, FakeLambdaContext())
+    response = api.handler(event, FakeLambdaContext())
     return response["statusCode"], json.loads(response.get("body") or "null")

@@ -43,6 +43,7 @@ class InProcessLambdas:
         self.dirs = dirs
         self.modules: dict[str, ModuleType] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.completed: list[tuple[str, dict[str, Any]]] = []
         self.overrides: dict[str, Callable[[dict[str, Any]], Any]] = {}
         # One invocation at a time: moto's in-process DynamoDB deep-copies a table during
         # TransactWriteItems and breaks if a Parallel branch writes to it at that moment.
@@ -68,7 +69,13 @@ class InProcessLambdas:
         event = json.loads(body or "{}") if isinstance(body, str | bytes) else (body or {})
         self.calls.append((directory, event))
         with self._lock:
-            return self._run(name, directory, event, response_headers)
+            answer = self._run(name, directory, event, response_headers)
+        self.completed.append((directory, event))
+        return answer
+
+    def has_run(self, function_dir: str, application_id: str) -> bool:
+        """Whether ``functions/<function_dir>`` has finished a call about ``application_id``."""
+        return any(d == function_dir and application_id in json.dumps(e) for d, e in self.completed)
 
     def _run(
         self, name: str, directory: str, event: dict[str, Any], response_headers: dict[str, str]
@@ -118,7 +125,7 @@ def wait_for(
             return description
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution still {description['status']} after {timeout_s} s")
-        time.sleep(0.02)
+        time.sleep(0.03)
 
 
 def visited_states(execution_arn: str) -> list[str]:

@@ -116,3 +116,52 @@ def test_every_benchmark_module_present_exposes_run() -> None:
         assert spec is not None
         assert spec.origin is not None
         assert "def run(" in Path(spec.origin).read_text(), f"{name} has no run()"
+
+
+def test_the_headline_table_shows_the_figures_present(fake_modules: list[str]) -> None:
+    from bench.__main__ import collect, headline
+
+    results = collect(fake_modules)
+    results["modules"]["bench_api"] = {
+        "status": "ok",
+        "figures": {"decision.c1_ms": summarise(duration_figure([300.0, 400.0], reference=10_000))},
+    }
+
+    table = headline(results)
+
+    assert "submit → decision, 1 applicant" in table
+    assert "300 ms" in table
+    assert "funds" not in table  # absent figures are left out
+
+
+def test_a_figure_that_could_not_be_measured_makes_the_module_partial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench.__main__ import run_module
+
+    def half() -> dict[str, dict[str, Any]]:
+        return {
+            "ok_ms": duration_figure([1.0, 2.0]),
+            "funds": {"unit": "ms", "error": "no application was funded"},
+        }
+
+    monkeypatch.setitem(sys.modules, "bench.bench_fake_half", _module("bench_fake_half", half))
+
+    outcome = run_module("bench_fake_half")
+
+    assert outcome["status"] == "partial"
+    assert outcome["figures"]["ok_ms"]["p50"] == 1.0
+    assert outcome["figures"]["funds"]["error"] == "no application was funded"
+
+
+def test_decision_compute_counts_the_tasks_up_to_decide_without_ocr_or_schedules() -> None:
+    from bench.bench_compute import decision_functions, scheduled_functions
+    from localcloud.template import load_template
+
+    template = load_template()
+    deciding = decision_functions(template)
+
+    assert {"StarterFunction", "ScoreFunction", "DecideFunction"} <= deciding
+    assert not any("Extract" in name for name in deciding)
+    assert "MakeOfferFunction" not in deciding
+    assert scheduled_functions(template).isdisjoint(deciding)

@@ -112,7 +112,9 @@ def test_textract_pages_are_billed_as_ocr_apart_from_the_target(tmp_path: Path) 
     none = tmp_path / "absent.json"
     local = estimate(1_000, ocr="local", results_path=none)
     textract = estimate(1_000, ocr="textract", results_path=none)
-    assert textract.ocr_usd == pytest.approx(1_000 * 2 * 0.05)
+    pages = [line for line in textract.lines if line.item.startswith("Textract")]
+    assert sum(line.cost for line in pages) == pytest.approx(1_000 * 2 * 0.05)
+    assert textract.ocr_usd > local.ocr_usd
     assert textract.per_application_excluding_ocr_usd == pytest.approx(
         local.per_application_excluding_ocr_usd
     )
@@ -149,3 +151,9 @@ def test_measured_durations_replace_the_defaults(tmp_path: Path) -> None:
 def test_zero_applications_is_refused() -> None:
     with pytest.raises(ValueError):
         estimate(0)
+
+
+def test_the_batch_payout_path_pays_a_share_of_a_scheduled_run(tmp_path: Path) -> None:
+    bill = estimate(1_000, scenario="approved_batch", results_path=tmp_path / "absent.json")
+    assert bill.path[-1] == "QueuedForBatchPayout"
+    assert any(line.item == "BatchPayoutFunction requests" for line in bill.lines)

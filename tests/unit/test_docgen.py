@@ -44,3 +44,18 @@ def test_a_test_set_of_fifty_one_valid_documents() -> None:
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown kind"):
         generate_document(1, "passport")
+
+
+def test_the_cli_writes_photos_and_their_truth(tmp_path) -> None:
+    import argparse
+    import json
+
+    from loanflow_cli.documents import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["documents", "generate", "--count", "3", "--out", str(tmp_path)])
+    assert args.func(args) == 0
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert sorted(truth) == [f"000000_{kind}.jpg" for kind in sorted(KINDS)]
+    assert all((tmp_path / name).stat().st_size > 10_000 for name in truth)

@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from localcloud.provision import (
     NO_VALUE,
     Resources,
@@ -18,7 +20,6 @@ from localcloud.provision import (
     provision,
 )
 from localcloud.template import load_template, parse_template
-from moto import mock_aws
 
 TEMPLATE = """
 AWSTemplateFormatVersion: 2010-09-09

@@ -84,3 +84,19 @@ def test_cli_prints_json(tmp_path, capsys):
     assert report["thresholds"] == {"stable_below": 0.1, "shifted_from": 0.25}
     assert report["variables"][0]["name"] == "score"
     assert report["variables"][0]["status"] == "stable"
+
+
+def test_identifiers_are_left_out_and_the_model_limits_the_columns():
+    baseline = generate(500, seed=1).assign(customer=[f"c{i}" for i in range(500)])
+    recent = generate(500, seed=2).assign(customer=[f"d{i}" for i in range(500)])
+
+    plain = {row["name"] for row in drift_report(baseline, recent)["variables"]}
+    with_model = [
+        row["name"] for row in drift_report(baseline, recent, SHIPPED_MODEL_DIR)["variables"]
+    ]
+
+    assert "customer" not in plain
+    assert "default" in plain
+    assert with_model[0] == "score"
+    assert "default" not in with_model
+    assert "customer" not in with_model

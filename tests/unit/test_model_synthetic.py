@@ -43,3 +43,14 @@ def test_default_rate_and_signal_follow_the_documented_process():
     no_file = frame["bureau_score"].isna()
     assert 0.1 < no_file.mean() < 0.6
     assert frame.loc[no_file, "bureau_utilization"].isna().all()
+
+
+def test_cli_writes_the_csv_and_its_description(tmp_path):
+    from loanflow_cli.main import main
+
+    out = tmp_path / "applicants.csv"
+
+    assert main(["model", "generate", "--rows", "50", "--seed", "3", "--out", str(out)]) == 0
+
+    pd.testing.assert_frame_equal(pd.read_csv(out), generate(50, seed=3), check_dtype=False)
+    assert "--rows 50 --seed 3" in out.with_suffix(".md").read_text()

@@ -175,3 +175,30 @@ def test_shipped_constraints_name_real_features():
     from loanflow.features import FEATURE_NAMES
 
     assert set(SHIPPED_MONOTONE) <= set(FEATURE_NAMES)
+
+
+def test_shipped_model_was_made_by_the_reproduce_command_settings():
+    from loanflow_ml import cli
+    from loanflow_ml.paths import SHIPPED_MODEL_DIR
+
+    metrics = json.loads((SHIPPED_MODEL_DIR / "metrics.json").read_text())
+
+    assert metrics["rows"] == cli.SHIPPED_ROWS
+    assert metrics["folds"] == {
+        "k": cli.SHIPPED_CV,
+        "repeats": cli.SHIPPED_REPEATS,
+        "seed": cli.SHIPPED_SEED,
+    }
+    assert metrics["monotone"] == SHIPPED_MONOTONE
+    assert metrics["bad_rate"] == pytest.approx(
+        generate(cli.SHIPPED_ROWS, cli.SHIPPED_SEED)["default"].mean()
+    )
+
+
+def test_rows_without_an_outcome_are_left_out(frame: pd.DataFrame):
+    gaps = frame.astype({"default": float})
+    gaps.loc[gaps.index[:50], "default"] = np.nan
+
+    result = train(gaps, small_config())
+
+    assert result.metrics["rows"] == len(frame) - 50

@@ -122,3 +122,11 @@ def test_config_rejects_an_apr_cap_above_the_legal_cap():
 def test_config_rejects_unordered_tiers():
     with pytest.raises(ValidationError):
         PolicyConfig(tier_a_max_pd=0.2, tier_b_max_pd=0.1)
+
+
+def test_the_template_deploys_the_default_policy():
+    from localcloud.template import load_template
+
+    parameter = load_template()["Resources"]["CreditPolicyParameter"]["Properties"]
+
+    assert PolicyConfig.model_validate_json(parameter["Value"]) == DEFAULT_POLICY

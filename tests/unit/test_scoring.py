@@ -192,3 +192,12 @@ def test_shipped_model_version_is_the_hash_of_its_model_file():
 
     assert config["model_version"] == "lgbm-" + hashlib.sha256(text).hexdigest()[:12]
     assert config["features"] == list(FEATURE_NAMES)
+
+
+def test_a_corrupt_model_file_cannot_start(tmp_path: Path):
+    config = json.loads((SHIPPED_MODEL_DIR / "scoring.json").read_text())
+    (tmp_path / "scoring.json").write_text(json.dumps(config))
+    (tmp_path / config["model_file"]).write_text("tree\nversion=v4\nnot a model\n")
+
+    with pytest.raises(ModelUnavailable, match="LightGBM error"):
+        Scorer.load(tmp_path, str(lightgbm_library()))

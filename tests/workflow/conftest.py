@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from loanflow_ml.paths import SHIPPED_MODEL_DIR, lightgbm_library
-from localcloud.bureau_sim import DEFAULT_API_KEY, BureauServer, serve
+from localcloud.bureau_sim import BureauServer, serve
 from tests.conftest import FakeLambdaContext, template
 from tests.support.handlers import load_handler_module
 from tests.support.loans import drop_tls_only_policy
@@ -20,7 +20,6 @@ from tests.support.stepfunctions import (
     InProcessLambdas,
     function_dirs,
     install,
-    visited_states,
     wait_for,
 )
 
@@ -55,7 +54,7 @@ def _execute_state_machines(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def bureau_server() -> Iterator[BureauServer]:
-    with serve(api_key=DEFAULT_API_KEY) as server:
+    with serve() as server:
         yield server
 
 
@@ -120,9 +119,21 @@ class Cloud:
         status, _ = self.submit(application_id)
         assert status == 202
         self.drain_intake()
-        arn = self.execution_arn(application_id)
-        execution = wait_for(arn, until=lambda _: "AwaitSignature" in visited_states(arn))
+        execution = self.wait_for_signature(application_id)
         return self.application(application_id), execution
+
+    def wait_for_signature(self, application_id: str) -> dict[str, Any]:
+        """Until the execution ends, or waits for the applicant's signature (offer made)."""
+        return wait_for(
+            self.execution_arn(application_id),
+            until=lambda _: self.lambdas.has_run("await_signature", application_id),
+        )
+
+    def wait_for_task(self, application_id: str, function_dir: str) -> dict[str, Any]:
+        return wait_for(
+            self.execution_arn(application_id),
+            until=lambda _: self.lambdas.has_run(function_dir, application_id),
+        )
 
     def application(self, application_id: str) -> Any:
         from loanflow.repository import application_repository
@@ -169,14 +180,11 @@ def cloud(
     monkeypatch.setenv("BUREAU_BACKOFF_BASE_S", "0.01")
     monkeypatch.setenv("POLICY_CACHE_SECONDS", "0")
     bureau_server.app.failure_rate = 0.0
-    secrets = boto3.client("secretsmanager", region_name="us-east-1")
-    secret_name = resources.names["BureauApiKeySecret"]
-    try:
-        secrets.put_secret_value(SecretId=secret_name, SecretString=DEFAULT_API_KEY)
-    except secrets.exceptions.ResourceNotFoundException:
-        # Ops' step after the stack is created: store the partner's key in the secret.
-        secrets.create_secret(Name=secret_name, SecretString=DEFAULT_API_KEY)
-    monkeypatch.setenv("BUREAU_API_KEY_SECRET", secret_name)
+    # The bureau accepts the key the template's secret holds, as the partner would.
+    secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
+        SecretId=resources.arns["BureauApiKeySecret"]
+    )
+    bureau_server.app.api_key = secret["SecretString"]
     drop_tls_only_policy(resources)
     clear_workflow_caches()
     lambdas = InProcessLambdas(function_dirs(template(), resources.names))

@@ -103,8 +103,7 @@ def test_tier_c_goes_to_review_and_an_approval_resumes_to_an_offer(cloud):
 
     # then the execution resumes to an offer, and the queue is empty again
     assert (status, answer["decision"]) == (202, "approve")
-    arn = cloud.execution_arn(application_id)
-    execution = wait_for(arn, until=lambda _: "AwaitSignature" in visited_states(arn))
+    execution = cloud.wait_for_signature(application_id)
     assert execution["status"] == "RUNNING", execution
     app = cloud.application(application_id)
     assert app.status == "AWAITING_SIGNATURE"
@@ -222,8 +221,7 @@ def test_duplicate_submit_starts_one_execution(cloud):
     assert cloud.drain_intake() == 2
 
     # then exactly one execution, named by the application
-    arn = cloud.execution_arn(application_id)
-    wait_for(arn, until=lambda _: "Decide" in visited_states(arn))
+    cloud.wait_for_task(application_id, "decide")
     machine = cloud.resources.arns["LoanApplicationStateMachine"]
     executions = boto3.client("stepfunctions").list_executions(stateMachineArn=machine)
     assert [e["name"] for e in executions["executions"]] == [application_id]
@@ -269,8 +267,7 @@ def test_the_same_identity_reapplying_is_counted_and_reuses_the_cached_report(cl
     cloud.run(first)
     second_id = start(cloud, {**first, "device": {**first["device"]}})
 
-    arn = cloud.execution_arn(second_id)
-    wait_for(arn, until=lambda _: "Decide" in visited_states(arn))
+    cloud.wait_for_task(second_id, "decide")
 
     bureau = [e for d, e in cloud.lambdas.calls if d == "decide"][-1]
     assert bureau["bureau"]["cached"] is True

@@ -89,6 +89,8 @@ class BankSimulator:
         self.timeout_rate = timeout_rate
         self.hang_s = hang_s
         self.state = BankState()
+        self.hang_next = 0
+        """The next N transfer/batch calls execute and then hang (deterministic timeouts)."""
         self.closed_accounts: set[str] = set()
         """Accounts the bank refuses (a payout to them is poison); tests add to it."""
         self._rng = random.Random(seed)
@@ -134,7 +136,7 @@ class BankSimulator:
         return _json({"transfers": [_public(t) for t in page], "next_offset": next_offset})
 
     def _status(self, request: Request, key: str) -> Response:
-        fault = self._begin()
+        fault = self._begin(executing=False)
         if fault == "fail":
             return _error(503, "service_unavailable", "bank temporarily unavailable")
         with self.state.lock:
@@ -250,13 +252,17 @@ class BankSimulator:
             self.state.transfers[key] = transfer
             return transfer, False
 
-    def _begin(self) -> str | None:
+    def _begin(self, *, executing: bool = True) -> str | None:
         """Count the call, wait the latency, and decide its fate: None, 'fail' or 'hang'."""
         if self.latency_s:
             time.sleep(self.latency_s)
         roll = self._draw()
         with self.state.lock:
             self.state.calls += 1
+            if executing and self.hang_next > 0:
+                self.hang_next -= 1
+                self.state.injected_timeouts += 1
+                return "hang"
             if roll < self.failure_rate:
                 self.state.injected_failures += 1
                 return "fail"

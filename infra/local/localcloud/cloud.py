@@ -21,7 +21,8 @@ import boto3
 
 from localcloud import auth, motoserver
 from localcloud.events import Scheduler, SqsPoller, schedules, sqs_sources
-from localcloud.gateway import HttpFront, HttpServer, http_routes
+from localcloud.gateway import HttpFront, http_routes
+from localcloud.httpserver import Server
 from localcloud.provision import Resources, provision
 from localcloud.runtime import (
     InvokeServer,
@@ -83,7 +84,7 @@ class LocalCloud:
         self.moto: motoserver.MotoServer | None = None
         self.started_s: float = 0.0
         self._invoke_server: InvokeServer | None = None
-        self._front: HttpServer | None = None
+        self._front: Server | None = None
         self._pollers: list[SqsPoller] = []
         self._poller_threads: list[threading.Thread] = []
         self._stop_polling = threading.Event()
@@ -136,7 +137,10 @@ class LocalCloud:
         parameters = self._start_simulators()
 
         self._invoke_server = InvokeServer(Runtime({}))
-        self.moto = motoserver.start(self._invoke_server.url)
+        (options.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.moto = motoserver.start(
+            self._invoke_server.url, log_path=options.state_dir / "logs" / "moto.log"
+        )
         self.resources = provision(
             self.template,
             region=options.region,
@@ -164,7 +168,7 @@ class LocalCloud:
         front = HttpFront(
             routes, self.runtime.invoke, self.issuer, account_id=self.resources.account_id
         )
-        self._front = HttpServer(front, port=options.port, name="http-front")
+        self._front = Server(front, port=options.port, name="http-front")
 
         # The front door is warmed; other functions start cold on first use, as on Lambda.
         self.runtime.warm(None if options.warm else sorted({route.function for route in routes}))

@@ -168,18 +168,7 @@ class Driver:
         journey.outcome, journey.tier = decision.get("outcome"), decision.get("tier")
         if journey.status == "IN_REVIEW":
             journey.reviewed = True
-            self._expect(
-                "POST /reviews/{id}",
-                self.call(
-                    "POST",
-                    f"/reviews/{journey.application_id}",
-                    user=OPS_USER,
-                    groups=("ops",),
-                    body={"decision": "approve", "note": "demo: approved by the ops desk"},
-                ),
-                200,
-                202,
-            )
+            self._approve(journey)
             body = self._poll(
                 journey, lambda status: status != "IN_REVIEW", self.decision_timeout_s
             )
@@ -204,6 +193,25 @@ class Driver:
         body = self._poll(journey, lambda status: status in TERMINAL, self.funds_timeout_s)
         if journey.status == "FUNDED":
             journey.submit_to_funds_s = time.monotonic() - submitted
+
+    def _approve(self, journey: Journey) -> None:
+        """The ops desk approves, once the review queue holds the application (its task token)."""
+        deadline = time.monotonic() + self.decision_timeout_s
+        while True:
+            answer = self.call(
+                "POST",
+                f"/reviews/{journey.application_id}",
+                user=OPS_USER,
+                groups=("ops",),
+                body={"decision": "approve", "note": "demo: approved by the ops desk"},
+            )
+            status, body = answer
+            code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+            if status == 404 and code == "review_not_found" and time.monotonic() < deadline:
+                time.sleep(self.poll_s)  # the workflow is still putting it on the queue
+                continue
+            self._expect("POST /reviews/{id}", answer, 200, 202)
+            return
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:

@@ -16,14 +16,12 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud.auth import InvalidToken, Issuer
@@ -349,32 +347,3 @@ class HttpFront:
         if route.scopes and not granted & set(route.scopes):
             raise InvalidToken("the token lacks a scope this route requires")
         return claims
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s", self.requestline, code)
-
-
-class HttpServer:
-    """A threaded WSGI server on 127.0.0.1 in a background thread."""
-
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "http"):
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler
-        )
-        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.port)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

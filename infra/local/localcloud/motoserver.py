@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,19 @@ _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/invocations$")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+SERIALIZED_SERVICES = frozenset({"dynamodb"})
+"""Services whose moto backend is not safe under concurrent requests: moto's DynamoDB deep-copies
+whole tables inside TransactWriteItems while other threads write to them ("dictionary changed size
+during iteration"). Their requests are handled one at a time, as DynamoDB's own consistency would
+have them appear."""
+
+
+def _service_of(environ: dict[str, Any]) -> str:
+    match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else ""
+
+
 class _InvokeForwarder:
     """WSGI middleware: Lambda Invoke calls go to the local runtime, everything else to moto."""
 
@@ -45,13 +59,18 @@ class _InvokeForwarder:
         self.app = app
         target = urlsplit(runtime_url)
         self.host, self.port = target.hostname or "127.0.0.1", target.port or 80
-        self._local = threading.local()
+        self._locks = {service: threading.Lock() for service in SERIALIZED_SERVICES}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") != "POST" or not _INVOKE_PATH.match(
             environ.get("PATH_INFO", "")
         ):
-            return self.app(environ, start_response)
+            lock = self._locks.get(_service_of(environ))
+            if lock is None:
+                return self.app(environ, start_response)
+            with lock:
+                # the body is produced inside the lock too: moto's responses are lists, eager
+                return list(self.app(environ, start_response))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         headers = {
@@ -101,7 +120,9 @@ def _cache_step_functions_clients() -> None:
             setattr(module, "boto_client_for", cached_boto_client_for)  # noqa: B010
 
 
-def _serve(conn: Connection, runtime_url: str, host: str, port: int) -> None:
+def _serve(
+    conn: Connection, runtime_url: str, host: str, port: int, log_path: str | None = None
+) -> None:
     """The server process: bind, report the port, serve until told to stop or the parent dies."""
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import (
@@ -116,6 +137,12 @@ def _serve(conn: Connection, runtime_url: str, host: str, port: int) -> None:
             """Request logging is left to the callers."""
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends
+    if (
+        log_path
+    ):  # moto's own logging (ASL failures, request errors) goes to a file, not the console
+        log_file = open(log_path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the process
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
@@ -156,12 +183,17 @@ class MotoServer:
         self.conn.close()
 
 
-def start(runtime_url: str, *, host: str = "127.0.0.1", port: int = 0) -> MotoServer:
+def start(
+    runtime_url: str, *, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None
+) -> MotoServer:
     """Start the moto server process (``port=0``: a free port) and wait until it listens."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(
-        target=_serve, args=(child, runtime_url, host, port), name="moto-server", daemon=True
+        target=_serve,
+        args=(child, runtime_url, host, port, str(log_path) if log_path else None),
+        name="moto-server",
+        daemon=True,
     )
     process.start()
     child.close()

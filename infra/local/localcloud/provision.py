@@ -13,6 +13,7 @@ import functools
 import io
 import json
 import logging
+import os
 import re
 import secrets
 import string
@@ -453,6 +454,12 @@ class _Clients:
         self._endpoint_url = endpoint_url
         self._clients: dict[str, Any] = {}
 
+    @property
+    def secure_transport(self) -> bool:
+        """Whether calls travel over HTTPS (moto's in-process mock: yes; a local server: no)."""
+        endpoint = self._endpoint_url or os.environ.get("AWS_ENDPOINT_URL", "https://")
+        return endpoint.startswith("https://")
+
     def __call__(self, service: str) -> Any:
         if service not in self._clients:
             kwargs: dict[str, Any] = {"region_name": self._region}
@@ -715,11 +722,34 @@ def _create_bucket(context: _Context, logical_id: str, properties: dict[str, Any
         s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
 
 
+def _requires_tls(statement: dict[str, Any]) -> bool:
+    condition = (statement.get("Condition") or {}).get("Bool") or {}
+    return statement.get("Effect") == "Deny" and str(
+        condition.get("aws:SecureTransport")
+    ).lower() in ("false", "['false']")
+
+
 def _create_bucket_policy(context: _Context, logical_id: str, properties: dict[str, Any]) -> None:
+    """The bucket's policy; over a plain-HTTP endpoint, without its TLS-only denials.
+
+    moto enforces bucket policies, and the local cloud's endpoint is ``http://127.0.0.1``: a
+    "deny unless aws:SecureTransport" statement would refuse every call, so it is left out locally
+    (and only then).
+    """
     spec = context.resources.resolve(properties)
-    context.clients("s3").put_bucket_policy(
-        Bucket=spec["Bucket"], Policy=json.dumps(spec["PolicyDocument"])
-    )
+    policy = dict(spec["PolicyDocument"])
+    statements = policy.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not context.clients.secure_transport:
+        kept = [statement for statement in statements if not _requires_tls(statement)]
+        if len(kept) != len(statements):
+            log.info("%s: TLS-only statements left out on a plain-HTTP endpoint", logical_id)
+        statements = kept
+    if not statements:
+        return
+    policy["Statement"] = statements
+    context.clients("s3").put_bucket_policy(Bucket=spec["Bucket"], Policy=json.dumps(policy))
 
 
 def _create_key(context: _Context, logical_id: str, properties: dict[str, Any]) -> None:

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud import worker
+from localcloud.httpserver import Server
 from localcloud.provision import Resources, function_environment, function_properties
 from localcloud.template import ROOT
 from localcloud.worker import FunctionSpec
@@ -447,11 +447,6 @@ class Runtime:
             thread.join(timeout=5)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Invocations are counted by the runtime, not logged line by line."""
-
-
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 
 
@@ -460,22 +455,14 @@ class InvokeServer:
 
     def __init__(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> None:
         self.runtime = runtime
-        self._server: BaseWSGIServer = make_server(
-            host, port, self._app, threaded=True, request_handler=_QuietHandler
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="lambda-invoke-api", daemon=True
-        )
-        self._thread.start()
+        self._server = Server(self._app, host=host, port=port, name="lambda-invoke-api")
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
+        return self._server.url
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)

@@ -181,6 +181,8 @@ def _check_id_number(out: Extraction, number: str, confidence: float, today: dat
         out.fields["id_number"] = _field(number, min(confidence, FAILED_CHECK_CONFIDENCE))
         return
     out.fields["id_number"] = _field(number, confidence)
+    if "sex" not in out.fields:  # a lone 男/女 is easy to miss; the 17th digit says it too
+        out.fields["sex"] = _field(id_sex(number), confidence)
     birth = out.fields.get("birth_date")
     if birth and birth.value != id_birth_date(number).isoformat():
         out.problems.append("birth_date_mismatch")

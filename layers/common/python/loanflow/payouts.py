@@ -493,6 +493,7 @@ def pay_instantly(
 class RunReport:
     run_id: str
     skipped: bool = False
+    lease_lost: bool = False
     due: int = 0
     paid: int = 0
     requeued: int = 0
@@ -544,6 +545,11 @@ class BatchPayout:
             unsettled = sorted(left_inflight | {r.id for r in due})
             self._pay(report, due, left_inflight)
             unsettled = []
+        except LeaseLost:
+            # Another run owns the queue now (this one overran its lease): stop, send nothing more.
+            logger.warning("payout run lost its lease", extra={"run_id": report.run_id})
+            report.lease_lost = True
+            return report
         finally:
             self.lease.release(report.run_id, unsettled)
         self.finish_funding(report)

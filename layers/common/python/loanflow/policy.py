@@ -170,6 +170,10 @@ class PolicyInput:
     has_bureau_file: bool = True
     monthly_debt_payments: Decimal = Decimal("0")
     fast_lane: bool = False
+    # the CrossCheck state's verdict on the documents (loanflow.crosscheck): reasons that decline
+    # (someone else's ID card) and reasons a person must look at (expired ID, re-upload needed)
+    document_declines: list[Reason] = field(default_factory=list)
+    document_reviews: list[Reason] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,7 @@ def tier_for_pd(pd: float, config: PolicyConfig) -> Tier:
 def hard_declines(p: PolicyInput, config: PolicyConfig) -> list[Reason]:
     """Rules that decline whatever the score says."""
     f = p.features
-    found: list[Reason] = []
+    found: list[Reason] = list(p.document_declines)
     if Decimal(str(f.monthly_income)) < config.min_monthly_income:
         found.append(reason("INCOME_TOO_LOW", min_income=config.min_monthly_income))
     if f.debt_to_income > config.max_debt_to_income:
@@ -215,7 +219,7 @@ def hard_declines(p: PolicyInput, config: PolicyConfig) -> list[Reason]:
 def review_triggers(p: PolicyInput, config: PolicyConfig) -> list[Reason]:
     """Signals that make an otherwise approvable application wait for a person."""
     f = p.features
-    found: list[Reason] = []
+    found: list[Reason] = list(p.document_reviews)
     if not p.bureau_available:
         found.append(reason("BUREAU_UNAVAILABLE"))
     elif (

@@ -58,6 +58,7 @@ class WorkflowState(BaseModel):
     score: dict[str, Any] = {}
     decision: dict[str, Any] = {}
     review: dict[str, Any] = {}
+    crosscheck: dict[str, Any] = {}
     error: dict[str, Any] = {}
 
 
@@ -190,6 +191,10 @@ def behaviour_task(state: WorkflowState) -> dict[str, Any]:
 # --- Decide ------------------------------------------------------------------------------------
 
 
+def _reasons(items: list[dict[str, Any]]) -> list[Reason]:
+    return [Reason(code=str(r["code"]), text=str(r["text"])) for r in items]
+
+
 def _score_reasons(score: dict[str, Any]) -> list[Reason]:
     return [Reason(code=str(r["code"]), text=str(r["text"])) for r in score.get("reasons", [])]
 
@@ -217,6 +222,8 @@ def decide_task(state: WorkflowState) -> dict[str, Any]:
                 has_bureau_file=bool(state.bureau.get("has_file")),
                 monthly_debt_payments=debt,
                 fast_lane=state.lane == "fast",
+                document_declines=_reasons(state.crosscheck.get("declines", [])),
+                document_reviews=_reasons(state.crosscheck.get("reviews", [])),
             ),
             config,
         )

@@ -6,7 +6,8 @@ blocks) whichever engine read it, and :mod:`loanflow.extract` turns that into fi
 
 Configuration (environment): ``OCR_ENGINE`` (default engine: ``local`` or ``textract``),
 ``OCR_ENGINES`` (per type, JSON: ``{"bank_statement": "textract"}``), ``OCR_THREADS`` (the local
-engine's CPU threads), ``OCR_MAX_SIDE`` (the local engine's largest image side, pixels).
+engine's CPU threads), ``OCR_MAX_SIDE`` (the local engine's largest image side, pixels),
+``OCR_DET_SIDE`` (the longer side the text detector sees, pixels).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class OcrSettings(BaseSettings):
     )
     threads: int = Field(default=1, ge=1, le=16, description="Local engine CPU threads")
     max_side: int = Field(default=1600, ge=320, le=4096, description="Local engine max image side")
+    det_side: int = Field(default=960, ge=320, le=2048, description="Local engine detection side")
 
 
 class OcrEngine(Protocol):
@@ -55,7 +57,9 @@ def get_engine(name: EngineName) -> Any:
         from loanflow.ocr.local import LocalOcrEngine
 
         settings = ocr_settings()
-        return LocalOcrEngine(threads=settings.threads, max_side=settings.max_side)
+        return LocalOcrEngine(
+            threads=settings.threads, max_side=settings.max_side, det_side=settings.det_side
+        )
     from loanflow.ocr.textract import TextractEngine
 
     return TextractEngine()

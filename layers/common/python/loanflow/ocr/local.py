@@ -20,27 +20,31 @@ from loanflow.ocr.errors import UnreadableDocument
 from loanflow.ocr.vocabulary import find_labels
 
 IMAGE_TYPES = ("image/jpeg", "image/png")
-# Where the OCR layer keeps OpenCV packed (layers/ocr/Makefile: unpacked it would not fit Lambda's
-# 250 MB). Elsewhere (a developer's machine, the local cloud) OpenCV is simply installed.
-PACKED_OPENCV = Path(os.environ.get("OCR_PACKED_OPENCV", "/opt/native/opencv.tar.gz"))
+# Where the OCR layer keeps OpenCV and ONNX Runtime packed (layers/ocr/Makefile: unpacked they
+# would not fit Lambda's 250 MB). Elsewhere (a developer's machine, the local cloud) they are
+# simply installed.
+PACKED_NATIVE = Path(os.environ.get("OCR_PACKED_NATIVE", "/opt/native/packages.tar.gz"))
 
 
-def ensure_opencv(archive: Path = PACKED_OPENCV) -> None:
-    """Make ``import cv2`` work: installed already, or unpacked once from the layer into /tmp."""
+def ensure_native_packages(archive: Path = PACKED_NATIVE) -> None:
+    """Make ``import cv2, onnxruntime`` work: installed already, or unpacked once from the
+    layer's archive into /tmp (a cold start's cost, ≈ 1–2 s) and put on the import path."""
     try:
         import cv2  # noqa: F401
+        import onnxruntime  # noqa: F401
 
         return
     except ModuleNotFoundError:
         if not archive.is_file():
             raise
-    target = Path(tempfile.gettempdir()) / "loanflow-opencv"
+    target = Path(tempfile.gettempdir()) / "loanflow-ocr-native"
     done = target / ".unpacked"
     if not done.exists():
         with tarfile.open(archive) as tar:
             tar.extractall(target, filter="data")
         done.touch()
-    sys.path.insert(0, str(target))
+    if str(target) not in sys.path:
+        sys.path.insert(0, str(target))
 
 
 class LocalOcrEngine:
@@ -48,22 +52,27 @@ class LocalOcrEngine:
 
     name = "local"
 
-    def __init__(self, *, threads: int = 1, max_side: int = 1600) -> None:
+    def __init__(self, *, threads: int = 1, max_side: int = 1600, det_side: int = 960) -> None:
         self.threads = threads
         self.max_side = max_side
+        self.det_side = det_side
         self._engine: Any = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
             if self._engine is None:
-                ensure_opencv()
+                ensure_native_packages()
                 from rapidocr import RapidOCR  # heavy: numpy, onnxruntime, opencv
 
                 self._engine = RapidOCR(
                     params={
                         "Global.log_level": "warning",
                         "Global.max_side_len": self.max_side,
+                        # detect on an image whose longer side is det_side (a card photo's text
+                        # stays legible; measured: 960 reads as well as the default, 25% faster)
+                        "Det.limit_type": "max",
+                        "Det.limit_side_len": self.det_side,
                         "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
                         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                     }
