@@ -203,9 +203,11 @@ class Journey:
 
     @property
     def decision_ms(self) -> float | None:
-        """SUBMITTED → the first decided status, by the application's own timeline."""
-        decided = {"APPROVED", "DECLINED", "IN_REVIEW", "FAILED", "EXPIRED", "CANCELLED"}
-        return self._between({"SUBMITTED"}, decided)
+        """SUBMITTED → APPROVED, DECLINED or IN_REVIEW, by the application's own timeline.
+
+        A FAILED application has no decision: it is counted in the outcomes, not in the latency.
+        """
+        return self._between({"SUBMITTED"}, {"APPROVED", "DECLINED", "IN_REVIEW"})
 
     @property
     def funds_ms(self) -> float | None:

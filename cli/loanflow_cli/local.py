@@ -195,7 +195,25 @@ def _cloud_facts(cloud: Any) -> dict[str, Any]:
         colds = [ms for pool in cloud.runtime.pools.values() for ms in pool.cold_starts]
         facts["cold_starts"] = len(colds)
         facts["cold_start_ms_max"] = max(colds) if colds else None
+        facts["functions"] = {
+            pool.spec.logical_id: {
+                "invocations": len(pool.durations_ms),
+                "cold_starts": len(pool.cold_starts),
+                "duration_ms_p50": _median(pool.durations_ms),
+                "duration_ms_max": max(pool.durations_ms, default=None),
+                "queue_wait_ms_p50": _median(pool.waits_ms),
+                "queue_wait_ms_max": max(pool.waits_ms, default=None),
+            }
+            for pool in cloud.runtime.pools.values()
+            if pool.durations_ms
+        }
     return facts
+
+
+def _median(values: list[float]) -> float | None:
+    import statistics
+
+    return statistics.median(values) if values else None
 
 
 def _seconds(value: float | None) -> str:

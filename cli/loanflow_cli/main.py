@@ -11,14 +11,21 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# module path → what it adds; each module defines ``register(subparsers) -> None``.
-AREAS: tuple[str, ...] = (
-    "loanflow_cli.local",
-    "loanflow_ml.cli",
-    "loanflow_cli.reconcile",
-    "loanflow_cli.ops",
-    "loanflow_cli.cost",
-)
+
+
+def areas() -> list[str]:
+    """Every module of this package (but this one) plus the model tools; each defines
+    ``register(subparsers) -> None`` and sets ``func(args) -> int`` on its parsers."""
+    import pkgutil
+
+    import loanflow_cli
+
+    names = [
+        f"loanflow_cli.{m.name}"
+        for m in pkgutil.iter_modules(loanflow_cli.__path__)
+        if m.name != "main"
+    ]
+    return sorted(names) + ["loanflow_ml.cli"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="loanflow: run the local cloud, train the credit model, reconcile payouts.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in AREAS:
+    for name in areas():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -67,8 +68,16 @@ def discover(args: argparse.Namespace) -> Target:
 
 
 def _local_info(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url.rstrip("/") + "/_localcloud/info", timeout=10) as answer:  # noqa: S310
-        info: dict[str, Any] = json.loads(answer.read())
+    """``{"moto_url", "names": {"LoanflowTable": …}, "parameters": {"BankApiUrl": …}}``."""
+    address = url.rstrip("/") + "/_localcloud/info"
+    try:
+        with urllib.request.urlopen(address, timeout=10) as answer:  # noqa: S310 - a local URL
+            info: dict[str, Any] = json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(
+            f"{address} answered {exc.code}: this local cloud does not describe itself; "
+            "pass --endpoint-url, --table and --bank-url"
+        ) from exc
     return info
 
 
@@ -87,6 +96,15 @@ def reconcile_target(target: Target) -> dict[str, Any]:
     ).Table(target.table)
     transfers = BankClient(target.bank_url, timeout_s=30).statement()
     return load_and_reconcile(table, transfers).as_dict()
+
+
+def local_target(cloud: Any) -> Target:
+    """The target of an in-process ``localcloud.cloud.LocalCloud`` (for ``loanflow local demo``)."""
+    return Target(
+        table=cloud.resources.names["LoanflowTable"],
+        bank_url=cloud.bank.url,
+        endpoint_url=cloud.moto_url,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ def test_stop_leaves_no_threads_processes_or_ports(local_cloud: LocalCloud) -> N
     # the shared cloud: this module's name sorts last in the package, so it goes after the others
     # (stop() is idempotent: the fixture's own stop afterwards does nothing)
     threads = [t for t in threading.enumerate() if t is not threading.main_thread()]
-    ours = [t for t in threads if t.name.startswith(("sqs:", "scheduler", "http-front", "lambda"))]
+    ours = [t for t in threads if t.name.startswith(("sqs:", "schedule:", "http-front", "lambda"))]
     children = multiprocessing.active_children()
     urls = [local_cloud.url, local_cloud.moto_url]
     assert ours

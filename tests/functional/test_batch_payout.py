@@ -198,3 +198,31 @@ def test_a_bank_timeout_leaves_the_loans_in_doubt_then_asks(bank: Any, store: An
     # then the next run asks and records, without a second transfer
     assert second["paid"] == 2
     assert sorted(paid_loans(bank)) == sorted(loan for _, loan in loans)
+
+
+def test_reconcile_command_reports_paid_unpaid_and_duplicated(
+    bank: Any, payout_cloud: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loanflow_cli.main import main
+
+    table = payout_cloud.names["LoanflowTable"]
+    command = ["reconcile", "--json", "--table", table, "--bank-url", bank.url]
+
+    def reconcile() -> tuple[int, dict[str, Any]]:
+        code = main(command)
+        out = capsys.readouterr().out  # powertools' log lines come first
+        return code, json.loads(out[out.index('{\n  "paid"') :])
+
+    before = reconcile()[1]
+    # given two loans paid by a run and one still queued
+    queued_loans(2)
+    run_batch()
+    queued_loans(1)
+    # when
+    code, report = reconcile()
+    # then
+    assert report["paid"] == before["paid"] + 2
+    assert (report["unpaid"], report["duplicated"]) == (1, 0)
+    assert code == 1  # not clean while a signed loan waits for its payout
+    run_batch()
+    assert reconcile()[0] == 0

@@ -7,36 +7,25 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from synthdocs import generate_document
-from tests.support.apigw import http_event
+from tests.support.apigw import call, http_event
+from tests.support.handlers import load_handler_module
 from tests.support.identities import application_body
 
 
 class Api:
-    """The document routes with the applications routes and the shared error mapping, as
-    functions/api composes them."""
+    """The ApiFunction handler (functions/api composes every router), called like API Gateway."""
 
     def __init__(self, context: Any) -> None:
-        from loanflow.http import applications, documents  # needs the functions' environment
-        from loanflow.http.errors import register_error_handlers
-
-        self.app = APIGatewayHttpResolver(enable_validation=True)
-        register_error_handlers(self.app)
-        self.app.include_router(applications.router)
-        self.app.include_router(documents.router)
+        self.handler = load_handler_module("api")
         self.context = context
 
     def __call__(
-        self, method: str, path: str, body: Any = None, *, user: str = "user-1", **kw: Any
+        self, method: str, path: str, body: Any = None, *, user: str | None = "user-1", **kw: Any
     ):
-        import json
-
-        response = self.app.resolve(
-            http_event(method, path, body=body, user=user, **kw), self.context
-        )
-        return response["statusCode"], json.loads(response.get("body") or "null")
+        event = http_event(method, path, body=body, user=user, **kw)
+        return call(self.handler, event, self.context)
 
 
 @pytest.fixture
@@ -194,3 +183,35 @@ def test_documents_are_private(resources: Any) -> None:
     assert {r["Id"] for r in rules} == {"KycRetention", "AbortIncompleteUploads"}
     sse = bucket_spec["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def test_erasure_deletes_the_photos_except_those_kept_by_law(api: Api, resources: Any) -> None:
+    from loanflow.documents import document_repository
+
+    kept, gone, loose = upload(api), upload(api, "bank_card"), upload(api, seed=4)
+    _, funded = api(
+        "POST", "/applications", application_body(), headers={"idempotency-key": "key-doc-0007"}
+    )
+    _, other = api(
+        "POST", "/applications", application_body(), headers={"idempotency-key": "key-doc-0008"}
+    )
+    repo = document_repository()
+    repo.attach("user-1", funded["id"], [kept])
+    repo.attach("user-1", other["id"], [gone])
+    theirs = upload(api, user="user-2")
+    # when
+    erased = repo.erase_for_owner("user-1", keep_applications=frozenset({funded["id"]}))
+    # then
+    assert sorted(erased) == sorted([gone, loose])
+    assert [d.id for d in repo.for_application(funded["id"])] == [kept]
+    assert repo.for_application(other["id"]) == []
+    keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=repo.bucket)["Contents"]}
+    assert keys == {f"uploads/user-1/{kept}", f"uploads/user-2/{theirs}"}
+
+
+def test_the_document_routes_are_in_the_openapi_document(api: Api) -> None:
+    status, spec = api("GET", "/openapi.json", user=None)
+    assert status == 200
+    assert {"/documents", "/applications/{application_id}/documents", "/autofill"} <= set(
+        spec["paths"]
+    )

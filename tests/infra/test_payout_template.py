@@ -58,3 +58,15 @@ def test_the_state_machine_reaches_every_payout_state() -> None:
     substitutions = resource("LoanApplicationStateMachine")["Properties"]["DefinitionSubstitutions"]
     for name in ("PrepareContract", "AwaitSignature", "ExpireOffer", "Disburse"):
         assert f"{name}FunctionArn" in substitutions
+
+
+def test_every_payout_function_has_a_sample_event_its_handler_accepts() -> None:
+    from loanflow.workflow import WorkflowState
+
+    events = ROOT / "events"
+    for name in ("prepare_contract", "expire_offer", "disburse"):
+        WorkflowState.model_validate(json.loads((events / f"{name}.json").read_text()))
+    waiting = json.loads((events / "await_signature.json").read_text())
+    WorkflowState.model_validate(waiting["state"])
+    assert waiting["task_token"]
+    assert json.loads((events / "batch_payout_schedule.json").read_text()) == {"source": "schedule"}

@@ -144,9 +144,9 @@ class Cloud:
         """Change the credit policy parameter, as risk would in the console (no deploy)."""
         from aws_lambda_powertools.utilities import parameters
 
-        from loanflow.policy import DEFAULT_POLICY
+        from loanflow.policy import DEFAULT_POLICY, PolicyConfig
 
-        config = DEFAULT_POLICY.model_copy(update=changes)
+        config = PolicyConfig.model_validate({**DEFAULT_POLICY.model_dump(), **changes})
         boto3.client("ssm", region_name="us-east-1").put_parameter(
             Name=self.resources.names["CreditPolicyParameter"],
             Value=config.model_dump_json(),

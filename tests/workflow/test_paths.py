@@ -228,8 +228,8 @@ def test_duplicate_submit_starts_one_execution(cloud):
 
 
 def test_a_review_nobody_takes_expires(cloud):
-    # given a policy whose reviews expire after one second
-    cloud.set_policy(review_timeout_seconds=1)
+    # given a policy whose reviews expire after two seconds
+    cloud.set_policy(review_timeout_seconds=2)
     application_id = start(cloud, applicant("C"))
 
     execution = wait_for(cloud.execution_arn(application_id))
@@ -272,3 +272,15 @@ def test_the_same_identity_reapplying_is_counted_and_reuses_the_cached_report(cl
     bureau = [e for d, e in cloud.lambdas.calls if d == "decide"][-1]
     assert bureau["bureau"]["cached"] is True
     assert bureau["behaviour"]["features"]["velocity_id_24h"] == 1
+
+
+def test_a_policy_change_takes_effect_without_a_deploy(cloud):
+    # given risk tightens tier A in the parameter store (no deploy)
+    cloud.set_policy(tier_a_max_pd=0.0001, risk_tolerance="0.5")
+
+    app, _ = cloud.run(applicant("A"))
+
+    # then yesterday's tier A applicant is priced and limited as tier B, with half the line
+    assert (app.decision.outcome, app.decision.tier) == ("approved", "B")
+    assert app.offer.apr >= Decimal("0.108")
+    assert app.offer.credit_line <= Decimal("40000")

@@ -23,7 +23,6 @@ from tests.conftest import FakeLambdaContext
 from tests.support.decisioning import AMOUNTS, EMPLOYMENTS, INCOMES, predict
 from tests.support.handlers import load_handler_module
 from tests.support.identities import application_body
-from tests.support.loans import drop_tls_only_policy
 from tests.support.stepfunctions import visited_states, wait_for
 
 TIERS = {
@@ -56,8 +55,7 @@ def applicants(tier: str, count: int) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def payout(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[bank_sim.BankServer]:
-    """The workflow cloud plus the bank simulator, the contracts bucket usable, the sign route."""
-    drop_tls_only_policy(cloud.resources)
+    """The workflow cloud (its API serves the contract routes) plus the bank simulator."""
     with bank_sim.serve(seed=2026, hang_s=0.3) as bank:
         monkeypatch.setenv("BANK_API_URL", bank.url)
         monkeypatch.setenv("BANK_TIMEOUT_S", "0.1")
@@ -65,7 +63,6 @@ def payout(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[bank_sim.Ban
         monkeypatch.setenv("PAYOUT_RETRY_DELAY_S", "0")
         contract.contract_settings.cache_clear()
         contracts.payout_store.cache_clear()
-        cloud.api.include_router(contracts.router)
         yield bank
     contract.contract_settings.cache_clear()
     contracts.payout_store.cache_clear()

@@ -176,7 +176,7 @@ class LocalCloud:
         self._scheduler = Scheduler(
             schedules(self.template, self.resources),
             self.resources,
-            self.runtime.invoke_async,
+            self.runtime.invoke,
             options.payout_interval_s,
         )
         self._scheduler.start()

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from localcloud.applicants import applicants
 
 DECIDING = frozenset({"DRAFT", "SUBMITTED", "IN_PROGRESS"})
 TERMINAL = frozenset({"DECLINED", "FUNDED", "FAILED", "EXPIRED", "CANCELLED"})
-PAYING = frozenset({"APPROVED", "SIGNED", "DISBURSING"})
+DECIDED = frozenset({"DECLINED", "IN_REVIEW", "APPROVED"})
 OPS_USER = "demo-ops"
 
 
@@ -69,7 +70,7 @@ class Driver:
         base_url: str,
         token_for: TokenFor,
         *,
-        poll_s: float = 0.05,
+        poll_s: float = 0.5,
         decision_timeout_s: float = 60.0,
         funds_timeout_s: float = 60.0,
     ) -> None:
@@ -163,7 +164,9 @@ class Driver:
             202,
         )
         body = self._poll(journey, lambda status: status not in DECIDING, self.decision_timeout_s)
-        journey.submit_to_decision_s = time.monotonic() - submitted
+        journey.submit_to_decision_s = _between(body, "SUBMITTED", DECIDED) or (
+            time.monotonic() - submitted
+        )
         decision = body.get("decision") or {}
         journey.outcome, journey.tier = decision.get("outcome"), decision.get("tier")
         if journey.status == "IN_REVIEW":
@@ -192,7 +195,9 @@ class Driver:
             return
         body = self._poll(journey, lambda status: status in TERMINAL, self.funds_timeout_s)
         if journey.status == "FUNDED":
-            journey.submit_to_funds_s = time.monotonic() - submitted
+            journey.submit_to_funds_s = _between(body, "SUBMITTED", {"FUNDED"}) or (
+                time.monotonic() - submitted
+            )
 
     def _approve(self, journey: Journey) -> None:
         """The ops desk approves, once the review queue holds the application (its task token)."""
@@ -212,6 +217,24 @@ class Driver:
                 continue
             self._expect("POST /reviews/{id}", answer, 200, 202)
             return
+
+
+def _between(
+    application: dict[str, Any], start: str, ends: frozenset[str] | set[str]
+) -> float | None:
+    """Seconds from the timeline's move to ``start`` to its first move into one of ``ends``.
+
+    The server's own timestamps: the measure does not depend on how often the demo polls.
+    """
+    moments: dict[str, datetime] = {}
+    for event in application.get("timeline") or []:
+        status, at = event.get("to_status"), event.get("at")
+        if status and at and status not in moments:
+            moments[status] = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    ended = [moments[status] for status in ends if status in moments]
+    if start not in moments or not ended:
+        return None
+    return (min(ended) - moments[start]).total_seconds()
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:

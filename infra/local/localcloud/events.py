@@ -346,41 +346,51 @@ def scheduled_event(schedule: Schedule, resources: Resources, now: float | None 
 
 
 class Scheduler:
-    """Fires every schedule each ``interval_s`` seconds with an asynchronous invocation."""
+    """Fires every schedule each ``interval_s`` seconds, one thread per schedule.
+
+    A schedule fires again only once its previous invocation has ended: with the reserved
+    concurrency of 1 and no retries that batch jobs like the payout have, an overlapping invocation
+    would be throttled and dropped on AWS; locally it is simply not sent.
+    """
 
     def __init__(
         self,
         entries: list[Schedule],
         resources: Resources,
-        invoke_async: Callable[[str, bytes], Any],
+        invoke: Callable[[str, Any], Any],
         interval_s: float,
     ) -> None:
         self.entries = entries
         self.resources = resources
-        self.invoke_async = invoke_async
+        self.invoke = invoke
         self.interval_s = interval_s
         self.fired = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, args=(entry,), name=f"schedule:{entry.name}")
+            for entry in entries
+        ]
 
     def start(self) -> None:
-        if self.entries:
-            self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
-    def fire(self) -> None:
-        for entry in self.entries:
-            payload = json.dumps(scheduled_event(entry, self.resources)).encode()
-            self.invoke_async(entry.function, payload)
-            self.fired += 1
+    def fire(self, entry: Schedule) -> Any:
+        self.fired += 1
+        outcome = self.invoke(entry.function, scheduled_event(entry, self.resources))
+        if getattr(outcome, "function_error", None):
+            log.warning("schedule %s: %s failed: %s", entry.name, entry.function, outcome.payload)
+        return outcome
 
-    def _run(self) -> None:
+    def _run(self, entry: Schedule) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self.fire()
+                self.fire(entry)
             except Exception:  # the schedule keeps firing, as EventBridge does
-                log.exception("a schedule failed to fire")
+                log.exception("schedule %s failed to fire", entry.name)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=30)

@@ -120,6 +120,96 @@ def _cache_step_functions_clients() -> None:
             setattr(module, "boto_client_for", cached_boto_client_for)  # noqa: B010
 
 
+def _cache_module_list() -> None:
+    """moto lists its own package directory on every request to route it; the list never changes."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
+class _TableMarker:
+    """Stands in for moto's whole-table backup inside TransactWriteItems (see below)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+
+def _backup_items_not_tables() -> None:
+    """Make moto's TransactWriteItems back up the items it touches instead of whole tables.
+
+    moto deep-copies every table a transaction names before applying it, so that it can roll back:
+    the cost grows with the table (hundreds of milliseconds once it holds a few thousand items,
+    on every status change). Here the backup is the touched items' previous versions; a rollback
+    puts them back. The outcome is the same; requests are serialized (``SERIALIZED_SERVICES``).
+    """
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    original = models.DynamoDBBackend.transact_write_items
+    real_copy = copy
+
+    class _Copy:
+        """``copy`` as moto's dynamodb module sees it: tables are not copied, only marked."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, Table):
+                return _TableMarker(value)
+            return real_copy.deepcopy(value, memo)
+
+    def touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
+        found = []
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            if op_type == "Put":
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            elif "Key" in op:
+                key = op["Key"]
+            else:
+                continue
+            try:
+                current = backend.get_item(op["TableName"], key)
+            except Exception as error:  # noqa: BLE001 - moto reports a bad key itself, below
+                log.debug("no backup for %s: %s", key, error)
+                continue
+            before = real_copy.deepcopy(current.to_json()["Attributes"]) if current else None
+            found.append((op["TableName"], key, before))
+        return found
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        previous = touched(self, transact_items)
+        models.copy = _Copy()  # type: ignore[assignment]
+        try:
+            original(self, transact_items)
+        finally:
+            models.copy = real_copy
+            rolled_back = False
+            for name, table in list(self.tables.items()):
+                if isinstance(table, _TableMarker):
+                    self.tables[name] = table.table
+                    rolled_back = True
+            if rolled_back:
+                for table_name, key, before in reversed(previous):
+                    if before is None:
+                        with contextlib.suppress(Exception):
+                            self.delete_item(table_name, key)
+                    else:
+                        self.put_item(table_name, before)
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def _serve(
     conn: Connection, runtime_url: str, host: str, port: int, log_path: str | None = None
 ) -> None:
@@ -147,6 +237,8 @@ def _serve(
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     _cache_step_functions_clients()
+    _cache_module_list()
+    _backup_items_not_tables()
     app = _InvokeForwarder(DomainDispatcherApplication(create_backend_app), runtime_url)
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     os.environ["MOTO_PORT"] = str(server.server_port)

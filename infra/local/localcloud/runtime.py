@@ -255,6 +255,8 @@ class FunctionPool:
         self._available = threading.Condition()
         self._spawn: Any = process_context()
         self.cold_starts: list[float] = []
+        self.durations_ms: list[float] = []
+        self.waits_ms: list[float] = []
 
     # -- environments ----------------------------------------------------------------------------
 
@@ -324,7 +326,9 @@ class FunctionPool:
 
     def invoke(self, payload: bytes, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
+        asked = time.perf_counter()
         environment = self._acquire()
+        self.waits_ms.append((time.perf_counter() - asked) * 1000)
         if isinstance(environment, Invocation):
             return Invocation(request_id, environment.payload, environment.function_error)
         init_ms, environment.init_ms = environment.init_ms, None
@@ -346,8 +350,11 @@ class FunctionPool:
             return _timed(_failure("Sandbox.Timedout", message, request_id), started, init_ms)
         self._release(environment)
         kind, body = outcome
-        result = Invocation(request_id, body, None if kind == "ok" else "Unhandled")
-        return _timed(result, started, init_ms)
+        result = _timed(
+            Invocation(request_id, body, None if kind == "ok" else "Unhandled"), started, init_ms
+        )
+        self.durations_ms.append(result.duration_ms)
+        return result
 
     def close(self) -> None:
         with self._available:

@@ -263,6 +263,34 @@ class DocumentRepository:
         sealed = pii.decrypt(str(item["extraction"]), context=document_id)
         return Extraction.model_validate_json(sealed["extraction"])
 
+    # --- erasure ------------------------------------------------------------------------------
+
+    def erase_for_owner(self, owner_id: str, *, keep_applications: frozenset[str]) -> list[str]:
+        """Delete the owner's documents — photo, record, link — except those attached to one of
+        ``keep_applications`` (e.g. funded loans, kept by law). Returns the erased ids."""
+        erased: list[str] = []
+        query: dict[str, Any] = {
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :pk AND begins_with(GSI1SK, :doc)",
+            "ExpressionAttributeValues": {":pk": f"OWNER#{owner_id}", ":doc": "DOC#"},
+        }
+        while True:
+            page = self.table.query(**query)
+            for item in page.get("Items", []):
+                application_id = item.get("application_id")
+                if application_id in keep_applications:
+                    continue
+                aws.client("s3").delete_object(Bucket=self.bucket, Key=str(item["s3_key"]))
+                self.table.delete_item(Key={"PK": item["PK"], "SK": META})
+                if application_id:
+                    self.table.delete_item(
+                        Key={"PK": f"APP#{application_id}", "SK": f"DOC#{item['id']}"}
+                    )
+                erased.append(str(item["id"]))
+            if "LastEvaluatedKey" not in page:
+                return erased
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def _item(self, document_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key={"PK": doc_pk(document_id), "SK": META}).get("Item")
         if item is None:

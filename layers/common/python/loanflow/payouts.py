@@ -46,7 +46,7 @@ from loanflow.bank import (
     idempotency_key,
 )
 from loanflow.dynamo import from_item, to_item
-from loanflow.errors import InvalidTransition, NotFound
+from loanflow.errors import ConcurrentModification, InvalidTransition, NotFound
 from loanflow.ids import new_id
 from loanflow.ledger import Disbursement, Ledger, loan_pk
 from loanflow.models import Application, ApplicationStatus, Loan, PayoutStatus, utcnow
@@ -297,11 +297,14 @@ class PayoutStore:
         )
 
     def queued(self, queue: str, *, until: datetime | None = None, limit: int) -> list[LoanRecord]:
-        """Loans on ``queue`` due by ``until`` (oldest first)."""
+        """Loans on ``queue`` due by ``until`` (oldest first), without their repayment schedule
+        (a payout does not need it; leaving it out keeps the queue reads small)."""
         kwargs: dict[str, Any] = {
             "IndexName": "GSI2",
             "KeyConditionExpression": "GSI2PK = :q AND GSI2SK <= :until",
             "ExpressionAttributeValues": {":q": queue, ":until": _iso(until or utcnow()) + "~"},
+            "ProjectionExpression": ", ".join(f"#{a}" for a in _QUEUE_ATTRIBUTES),
+            "ExpressionAttributeNames": {f"#{a}": a for a in _QUEUE_ATTRIBUTES},
         }
         records: list[LoanRecord] = []
         while len(records) < limit:
@@ -326,9 +329,22 @@ class PayoutStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+_QUEUE_ATTRIBUTES = (
+    *(name for name in Loan.model_fields if name != "schedule"),
+    "payout_attempts",
+    "in_doubt",
+    "beneficiary",
+    "transfer_id",
+    "last_error",
+    "submitted_at",
+)
+
+
 def record_from_item(item: dict[str, Any]) -> LoanRecord:
     data = from_item(item)
-    loan = Loan.model_validate({k: v for k, v in data.items() if k in Loan.model_fields})
+    fields = {k: v for k, v in data.items() if k in Loan.model_fields}
+    fields.setdefault("schedule", [])
+    loan = Loan.model_validate(fields)
     submitted = data.get("submitted_at")
     return LoanRecord(
         loan=loan,
@@ -561,7 +577,14 @@ class BatchPayout:
         """Tell each paid loan's application (FUNDED); a crash here is finished by the next run."""
         for record in self.store.queued(QUEUE_FUNDING, until=utcnow(), limit=100_000):
             if self.on_paid is not None:
-                self.on_paid(record)
+                try:
+                    self.on_paid(record)
+                except (InvalidTransition, ConcurrentModification) as exc:
+                    logger.warning(
+                        "application not marked FUNDED yet; the next run tries again",
+                        extra={"loan_id": record.id, "cause": str(exc)},
+                    )
+                    continue
             self.store.funded(record)
             report.funded += 1
 
@@ -664,17 +687,18 @@ class Payouts:
         app = self.repo.get(application_id)
         tier = app.decision.tier if app.decision else None
         channel: Channel = "instant" if tier in INSTANT_TIERS else "batch"
-        record = self.store.open_loan(app, channel, submitted_at=_submitted_at(app))
+        # DISBURSING first: a loan is never on the payout queue while its application is SIGNED.
         if app.status == ApplicationStatus.SIGNED:
             self.repo.transition(
                 application_id,
                 ApplicationStatus.DISBURSING,
                 actor=ACTOR,
-                reason=f"{record.loan.payout_channel} payout",
-                set_fields={"loan_id": record.id},
+                reason=f"{channel} payout",
+                set_fields={"loan_id": loan_id_for(application_id)},
             )
         elif app.status not in (ApplicationStatus.DISBURSING, ApplicationStatus.FUNDED):
             raise InvalidTransition(app.status.value, ApplicationStatus.DISBURSING.value)
+        record = self.store.open_loan(app, channel, submitted_at=_submitted_at(app))
         if record.loan.payout_channel == "instant":
             try:
                 result = pay_instantly(
@@ -703,11 +727,15 @@ class Payouts:
             self.bank,
             self.dead_letters,
             self.settings,
-            on_paid=self.funded,
+            on_paid=self.mark_funded,
             on_failed=self.failed,
         )
 
     def funded(self, record: LoanRecord) -> None:
+        """An instant payout went through: the application is FUNDED, the loan off the queue."""
+        self.mark_funded(record)
+
+    def mark_funded(self, record: LoanRecord) -> None:
         """DISBURSING → FUNDED with the time the funds left and the time to funds."""
         sent_at = record.loan.funds_sent_at or utcnow()
         self.repo.transition(
@@ -722,7 +750,6 @@ class Payouts:
             },
             details={"loan_id": record.id, "transfer_id": record.transfer_id},
         )
-        self.store.funded(record)
 
     def failed(self, record: LoanRecord, reason: str) -> None:
         self.repo.transition(

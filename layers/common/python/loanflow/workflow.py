@@ -110,7 +110,12 @@ def is_fast_lane(request: ApplicationRequest, returning: bool, config: PolicyCon
 
 def validate_task(state: WorkflowState) -> dict[str, Any]:
     repo = repository()
-    app = repo.transition(state.application_id, S.IN_PROGRESS, actor=ACTOR, reason="workflow")
+    app = repo.get(state.application_id)
+    if app.status == S.DECLINED and app.decision is not None:
+        # A retry of a run that already knocked the application out: the same answer again.
+        reasons = [r.model_dump() for r in app.decision.reasons]
+        return {"passed": False, "reasons": reasons, "features": {}}
+    app = repo.transition(app.id, S.IN_PROGRESS, actor=ACTOR, reason="workflow")
     config = policy()
     id_hash = pii.keyed_hash(app.request.id_number, purpose="id")
     result = validate_applicant(
