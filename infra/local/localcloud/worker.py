@@ -137,6 +137,7 @@ def serve(spec: FunctionSpec, conn: Connection, log_path: str | None = None) -> 
         except (EOFError, OSError):
             return  # the runtime is gone: so is this environment
         if message is None:
+            open("/tmp/cpu_worker.txt","a").write(f"{spec.logical_id} {os.times().user+os.times().system:.1f}\n")
             return
         request_id, payload, deadline = message
         conn.send(_invoke(handler, spec, request_id, payload, deadline))

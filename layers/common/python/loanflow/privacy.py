@@ -3,6 +3,7 @@
 - An application still being decided, signed or paid out blocks erasure (409): finish or cancel it.
 - A funded loan is an active contract: its identity data is kept for as long as the law requires
   (contract performance, anti-money-laundering record keeping) and reported as retained.
+- Uploaded documents (photos and records) go too, except those of retained applications.
 - Every other application — drafts (cancelled first), declined, expired, cancelled, failed — keeps
   only what the law needs (amounts, dates, decision, status, audit trail) and loses the person:
   sealed PII, keyed hashes, name, address and device are removed, with a timeline event.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from loanflow.documents import document_repository
 from loanflow.errors import Conflict
 from loanflow.models import ApplicationStatus as S
 from loanflow.observability import logger
@@ -34,6 +36,7 @@ KEPT_BY_LAW: frozenset[S] = frozenset({S.FUNDED})
 class ErasureReport(BaseModel):
     erased: list[str]
     retained: list[str]
+    documents_erased: int = 0
     retained_reason: str | None = None
 
 
@@ -62,10 +65,17 @@ def erase_personal_data(repo: ApplicationRepository, owner_id: str) -> ErasureRe
             repo.transition(summary.id, S.CANCELLED, actor=actor, reason="erasure requested")
         repo.erase_personal_data(summary.id, actor=actor, reason="erasure requested by the user")
         erased.append(summary.id)
-    logger.info("personal data erased", extra={"erased": len(erased), "retained": len(retained)})
+    documents = document_repository().erase_for_owner(
+        owner_id, keep_applications=frozenset(retained)
+    )
+    logger.info(
+        "personal data erased",
+        extra={"erased": len(erased), "retained": len(retained), "documents": len(documents)},
+    )
     return ErasureReport(
         erased=erased,
         retained=retained,
+        documents_erased=len(documents),
         retained_reason=(
             "funded loans are active contracts: their identity data is kept as the law requires"
             if retained
