@@ -47,7 +47,7 @@ lint: setup ## ruff lint and format check
 	$(BIN)/ruff format --check .
 
 typecheck: setup ## mypy (pydantic plugin) on the packages and on every function
-	$(BIN)/mypy -p loanflow -p localcloud -p loanflow_ml -p loanflow_cli
+	$(BIN)/mypy -p loanflow -p localcloud -p loanflow_ml -p loanflow_cli -p synthdocs -p costmodel -p bench
 	@for fn in functions/*/; do \
 		$(BIN)/mypy --no-incremental "$$fn" || exit 1; \
 	done
@@ -58,7 +58,7 @@ pytest: setup ## the test suite (unit, functional, workflow, e2e, infra)
 test: lint typecheck pytest ## everything CI runs
 
 bench: setup ## benchmarks; writes bench/results/latest.json
-	$(BIN)/python -m bench
+	SAM_CLI=$(abspath $(SAM)) $(BIN)/python -m bench
 
 build: $(SAM_STAMP) ## sam build (layers for the Lambda platform, no Docker)
 	$(SAM) build

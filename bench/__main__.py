@@ -196,6 +196,9 @@ HEADLINES: tuple[tuple[str, str, str], ...] = (
     ("bench_api", "funds.batch_ms", "submission → funds sent, batch path"),
     ("bench_compute", "decision_compute_ms", "Lambda compute per decision (OCR excluded)"),
     ("bench_scoring", "score_single_ms", "scoring, one application"),
+    ("bench_scoring", "batch_rows_per_s", "scoring, batch"),
+    ("bench_ocr", "ocr_latency_per_image", "OCR, one image (local engine)"),
+    ("bench_payouts", "batch_10k_payout_s", "batch payout of 10,000 loans"),
     (
         "bench_api",
         "overhead.pass_state_machine_ms",
@@ -210,7 +213,8 @@ def headline(results: dict[str, Any]) -> str:
     machine = results.get("machine", {})
     lines = [
         f"Measured by `make bench` on {machine.get('cpu_model')} ({machine.get('cores')} cores, "
-        f"Python {machine.get('python')}), commit `{str(results.get('git', {}).get('commit'))[:10]}`, "
+        f"Python {machine.get('python')}, load average {machine.get('load_average_at_start')} "
+        f"at the start), commit `{str(results.get('git', {}).get('commit'))[:10]}`, "
         f"{results.get('date')}:",
         "",
         "| figure | p50 / value | p95 | reference | ratio |",

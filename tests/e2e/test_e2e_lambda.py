@@ -113,3 +113,15 @@ def test_every_template_resource_moto_hosts_exists(local_cloud: LocalCloud) -> N
     assert any(url.endswith("/loanflow-IntakeQueue") for url in queues)
     assert "loanflow-LoanApplicationStateMachine" in {machine["name"] for machine in machines}
     assert local_cloud.resources.failures == {}
+
+
+def test_buckets_with_a_tls_only_policy_take_writes_over_the_local_http(
+    local_cloud: LocalCloud,
+) -> None:
+    assert local_cloud.resources is not None
+    bucket = local_cloud.resources.names["ContractsBucket"]
+    s3 = local_cloud.client("s3")
+
+    s3.put_object(Bucket=bucket, Key="e2e/probe.txt", Body=b"hello")
+
+    assert s3.get_object(Bucket=bucket, Key="e2e/probe.txt")["Body"].read() == b"hello"

@@ -143,3 +143,13 @@ def test_a_refused_account_fails_the_loan_and_goes_to_the_dlq(
         QueueUrl=payout_cloud.queue_urls["PayoutDeadLetterQueue"], MaxNumberOfMessages=10
     )["Messages"]
     assert any(json.loads(m["Body"])["application_id"] == app.id for m in messages)
+
+
+def test_an_instant_payout_leaves_no_queue_entry(
+    disburse: Any, bank: Any, store: PayoutStore, lambda_context: Any
+) -> None:
+    repo = application_repository()
+    app = signed_application(repo, tier="A", seed=107)
+    part = disburse.handler({"application_id": app.id}, lambda_context)
+    item = store.table.get_item(Key={"PK": f"LOAN#{part['loan_id']}", "SK": "LOAN"})["Item"]
+    assert "GSI2PK" not in item

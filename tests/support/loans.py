@@ -46,7 +46,7 @@ def approved_application(
         start=date(2026, 12, 3),
         now=now - timedelta(days=7) + offer_expires_in,
     )
-    decision = Decision(outcome="approved", tier=tier, score=720, pd=0.03)  # type: ignore[arg-type]
+    decision = Decision(outcome="approved", tier=tier, score=720, pd=0.03)
     return repo.transition(
         app.id, S.APPROVED, actor="workflow", set_fields={"decision": decision, "offer": offer}
     )

@@ -17,6 +17,7 @@ from localcloud.provision import (
     UnresolvableReference,
     function_environment,
     plan,
+    policy_for_transport,
     provision,
 )
 from localcloud.template import load_template, parse_template
@@ -359,3 +360,24 @@ def test_repository_template_provisions_every_hosted_resource() -> None:
         if resource["Type"] == "AWS::DynamoDB::Table"
     ]
     assert sorted(tables) == sorted(created.names[logical_id] for logical_id in declared_tables)
+
+
+TLS_ONLY = {
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": "*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+READ = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+
+
+def test_tls_only_statements_are_left_out_over_plain_http_only() -> None:
+    policy = {"Version": "2012-10-17", "Statement": [TLS_ONLY, READ]}
+
+    assert policy_for_transport(policy, secure=True) == policy
+    assert policy_for_transport(policy, secure=False) == {
+        "Version": "2012-10-17",
+        "Statement": [READ],
+    }
+    assert policy_for_transport({"Statement": TLS_ONLY}, secure=False) is None

@@ -17,8 +17,11 @@ session may run both) and so that its CPU work does not compete for the caller's
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
 import http.client
+import json
 import logging
 import multiprocessing
 import os
@@ -210,6 +213,42 @@ def _backup_items_not_tables() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _fast_dynamodb_responses() -> None:
+    """Answer DynamoDB item calls with ``json.dumps`` instead of moto's model-driven serializer.
+
+    moto 5.2 serializes every response by walking the botocore output shape; for DynamoDB's nested
+    attribute values that costs ~7 ms per item (a 20-item Query: 155 ms → 37 ms here). The result
+    moto builds is already the JSON wire shape; blobs are base64 and timestamps epoch seconds, as
+    the JSON protocol has them. Anything else falls back to moto's serializer.
+    """
+    from moto.dynamodb import responses
+
+    original = responses.DynamoResult.execute_result
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(value).decode()
+        if isinstance(value, datetime.datetime):
+            return value.timestamp()
+        raise TypeError(type(value).__name__)
+
+    def compact(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: compact(item) for key, item in value.items() if item is not None}
+        if isinstance(value, list):
+            return [compact(item) for item in value]
+        return value
+
+    def execute_result(self: Any, context: Any) -> Any:
+        try:
+            body = json.dumps(compact(self.result), default=encode)
+        except (TypeError, ValueError):
+            return original(self, context)
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    responses.DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
 def _serve(
     conn: Connection, runtime_url: str, host: str, port: int, log_path: str | None = None
 ) -> None:
@@ -239,6 +278,7 @@ def _serve(
     _cache_step_functions_clients()
     _cache_module_list()
     _backup_items_not_tables()
+    _fast_dynamodb_responses()
     app = _InvokeForwarder(DomainDispatcherApplication(create_backend_app), runtime_url)
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     os.environ["MOTO_PORT"] = str(server.server_port)
@@ -247,7 +287,6 @@ def _serve(
     conn.send(server.server_port)
     with contextlib.suppress(EOFError, OSError):
         conn.recv()  # a stop message, or EOFError when the parent is gone
-    open("/tmp/cpu_moto.txt","w").write(str(os.times()))
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)

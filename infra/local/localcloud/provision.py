@@ -729,27 +729,35 @@ def _requires_tls(statement: dict[str, Any]) -> bool:
     ).lower() in ("false", "['false']")
 
 
-def _create_bucket_policy(context: _Context, logical_id: str, properties: dict[str, Any]) -> None:
-    """The bucket's policy; over a plain-HTTP endpoint, without its TLS-only denials.
+def policy_for_transport(
+    policy: dict[str, Any], *, secure: bool, name: str = "bucket policy"
+) -> dict[str, Any] | None:
+    """A bucket policy as it can apply over this transport (None: nothing left to apply).
 
     moto enforces bucket policies, and the local cloud's endpoint is ``http://127.0.0.1``: a
-    "deny unless aws:SecureTransport" statement would refuse every call, so it is left out locally
-    (and only then).
+    "deny unless aws:SecureTransport" statement would refuse every call, so over plain HTTP (and
+    only then) such statements are left out.
     """
-    spec = context.resources.resolve(properties)
-    policy = dict(spec["PolicyDocument"])
     statements = policy.get("Statement") or []
     if isinstance(statements, dict):
         statements = [statements]
-    if not context.clients.secure_transport:
+    if not secure:
         kept = [statement for statement in statements if not _requires_tls(statement)]
         if len(kept) != len(statements):
-            log.info("%s: TLS-only statements left out on a plain-HTTP endpoint", logical_id)
+            log.info("%s: TLS-only statements left out on a plain-HTTP endpoint", name)
         statements = kept
     if not statements:
-        return
-    policy["Statement"] = statements
-    context.clients("s3").put_bucket_policy(Bucket=spec["Bucket"], Policy=json.dumps(policy))
+        return None
+    return {**policy, "Statement": statements}
+
+
+def _create_bucket_policy(context: _Context, logical_id: str, properties: dict[str, Any]) -> None:
+    spec = context.resources.resolve(properties)
+    policy = policy_for_transport(
+        spec["PolicyDocument"], secure=context.clients.secure_transport, name=logical_id
+    )
+    if policy is not None:
+        context.clients("s3").put_bucket_policy(Bucket=spec["Bucket"], Policy=json.dumps(policy))
 
 
 def _create_key(context: _Context, logical_id: str, properties: dict[str, Any]) -> None:

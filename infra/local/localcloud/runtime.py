@@ -1,11 +1,13 @@
 """The local Lambda runtime: every function of the template in its own warm worker processes.
 
-Each function gets a small pool of execution environments (``localcloud.worker`` processes started
-with multiprocessing ``spawn``). An environment imports the function once (a real, measurable cold
-start) and then serves one invocation at a time, as on Lambda; concurrent invocations get more
-environments, up to ``max_concurrency`` per function, beyond which they wait. The function's Timeout is
-enforced by ending the environment, and errors come back in Lambda's shape (``FunctionError`` and an
-``errorType``/``errorMessage`` payload) so that Step Functions' Retry/Catch on error names works.
+Each function gets a small pool of execution environments (``localcloud.worker`` processes, forked
+from a fork server that has preloaded the common libraries, or spawned where the platform has no
+fork server). An environment imports the function once (a real, measurable cold start) and then
+serves one invocation at a time, as on Lambda; concurrent invocations get more environments, up to
+``max_concurrency`` per function (and its ReservedConcurrentExecutions), beyond which they wait. The
+function's Timeout is enforced by ending the environment, and errors come back in Lambda's shape
+(``FunctionError`` and an ``errorType``/``errorMessage`` payload) so that Step Functions'
+Retry/Catch on error names works.
 
 ``InvokeServer`` answers the Lambda Invoke API over HTTP (the moto server forwards Step Functions'
 Lambda tasks to it); the HTTP front and the pollers call ``Runtime.invoke`` directly.
@@ -253,7 +255,7 @@ class FunctionPool:
         self._count = 0
         self._closed = False
         self._available = threading.Condition()
-        self._spawn: Any = process_context()
+        self._processes: Any = process_context()
         self.cold_starts: list[float] = []
         self.durations_ms: list[float] = []
         self.waits_ms: list[float] = []
@@ -262,8 +264,8 @@ class FunctionPool:
 
     def _start(self) -> _Environment | Invocation:
         """A fresh environment, initialised; or the init failure as an invocation result."""
-        parent, child = self._spawn.Pipe()
-        process = self._spawn.Process(
+        parent, child = self._processes.Pipe()
+        process = self._processes.Process(
             target=worker.serve,
             args=(self.spec, child, str(self.log_path) if self.log_path else None),
             name=f"lambda:{self.spec.name}",

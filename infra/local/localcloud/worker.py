@@ -1,7 +1,7 @@
 """One Lambda execution environment: a process that imports a function once and runs its invocations.
 
-This module is the target of each worker process (multiprocessing ``spawn``), so it imports nothing
-beyond the standard library: what a function imports is its own business, as on Lambda. The process
+This module is the target of each worker process, so it imports nothing beyond the standard
+library: what a function imports is its own business, as on Lambda. The process
 gets a clean environment (the function's variables plus the ``AWS_*`` ones Lambda sets), an import
 path of the function's code and layers plus the interpreter's own packages, and the code directory as
 its working directory.
@@ -137,7 +137,6 @@ def serve(spec: FunctionSpec, conn: Connection, log_path: str | None = None) -> 
         except (EOFError, OSError):
             return  # the runtime is gone: so is this environment
         if message is None:
-            open("/tmp/cpu_worker.txt","a").write(f"{spec.logical_id} {os.times().user+os.times().system:.1f}\n")
             return
         request_id, payload, deadline = message
         conn.send(_invoke(handler, spec, request_id, payload, deadline))

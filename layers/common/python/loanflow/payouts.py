@@ -734,6 +734,7 @@ class Payouts:
     def funded(self, record: LoanRecord) -> None:
         """An instant payout went through: the application is FUNDED, the loan off the queue."""
         self.mark_funded(record)
+        self.store.funded(record)
 
     def mark_funded(self, record: LoanRecord) -> None:
         """DISBURSING → FUNDED with the time the funds left and the time to funds."""
