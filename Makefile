@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help setup run serve test lint typecheck pytest bench build validate deploy clean system-deps
+.PHONY: help setup run serve test lint typecheck pytest bench model build validate deploy clean system-deps
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test: lint typecheck pytest ## everything CI runs
 
 bench: setup ## benchmarks; writes bench/results/latest.json
 	SAM_CLI=$(abspath $(SAM)) $(BIN)/python -m bench
+
+model: setup ## retrain the shipped credit model, byte for byte (layers/scoring/model)
+	$(BIN)/loanflow model reproduce
 
 build: $(SAM_STAMP) ## sam build (layers for the Lambda platform, no Docker)
 	$(SAM) build
