@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--applications", type=int, default=50, help="how many applicants")
     demo.add_argument("--json", type=Path, help="also write the summary as JSON here")
     demo.add_argument("--local", metavar="URL", help="use a running local cloud (local up)")
-    demo.add_argument("--concurrency", type=int, default=8, help="applicants at a time")
+    demo.add_argument("--concurrency", type=int, default=12, help="applicants at a time")
     demo.add_argument("--seed", type=int, default=2026, help="seed of the synthetic applicants")
     _cloud_options(demo, default_port=0, default_interval=2.0)
     demo.set_defaults(func=_demo)

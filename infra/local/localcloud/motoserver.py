@@ -29,6 +29,7 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -44,10 +45,61 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 SERIALIZED_SERVICES = frozenset({"dynamodb"})
-"""Services whose moto backend is not safe under concurrent requests: moto's DynamoDB deep-copies
-whole tables inside TransactWriteItems while other threads write to them ("dictionary changed size
-during iteration"). Their requests are handled one at a time, as DynamoDB's own consistency would
-have them appear."""
+"""Services whose moto backend is not safe under concurrent requests: moto's DynamoDB iterates and
+deep-copies its tables while other threads write to them ("dictionary changed size during
+iteration"). Their writes are handled one at a time; reads run together, but never beside a
+write."""
+_READ_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "DescribeTable",
+        "ListTables",
+        "DescribeTimeToLive",
+    }
+)
+
+
+class _ReadWriteLock:
+    """Many readers or one writer; a waiting writer holds back new readers."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._condition:
+            while self._writing or self._writers_waiting:
+                self._condition.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                if not self._readers:
+                    self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._writers_waiting += 1
+            while self._writing or self._readers:
+                self._condition.wait()
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
 
 
 def _service_of(environ: dict[str, Any]) -> str:
@@ -62,7 +114,7 @@ class _InvokeForwarder:
         self.app = app
         target = urlsplit(runtime_url)
         self.host, self.port = target.hostname or "127.0.0.1", target.port or 80
-        self._locks = {service: threading.Lock() for service in SERIALIZED_SERVICES}
+        self._locks = {service: _ReadWriteLock() for service in SERIALIZED_SERVICES}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") != "POST" or not _INVOKE_PATH.match(
@@ -71,7 +123,8 @@ class _InvokeForwarder:
             lock = self._locks.get(_service_of(environ))
             if lock is None:
                 return self.app(environ, start_response)
-            with lock:
+            action = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+            with lock.reading() if action in _READ_ACTIONS else lock.writing():
                 # the body is produced inside the lock too: moto's responses are lists, eager
                 return list(self.app(environ, start_response))
         length = int(environ.get("CONTENT_LENGTH") or 0)
