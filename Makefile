@@ -1,5 +1,6 @@
 # loanflow — the one entry point. `make run` and `make test` work on a fresh machine that has
-# Python >= 3.11 and make: the first run creates .venv and installs the pinned dependencies.
+# Python >= 3.11 and make: the first run creates .venv (and two tool environments whose pins clash
+# with the project's: .venv-sam for aws-sam-cli, .venv-checkov for checkov) from the lock files.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -10,6 +11,8 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help setup run serve test lint typecheck pytest bench model build validate deploy clean system-deps
@@ -31,10 +34,16 @@ $(SAM_STAMP): requirements-sam.lock
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.lock
 	@touch $@
 
+$(CHECKOV_STAMP): requirements-checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
+	@touch $@
+
 system-deps: ## fonts the contract PDFs and the OCR test documents need (Debian; skipped if present)
 	@bash scripts/system-deps.sh
 
-setup: $(STAMP) $(SAM_STAMP) system-deps ## create the virtual environments (once)
+setup: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) system-deps ## create the virtual environments (once)
 
 run: setup ## bring the local cloud up, drive synthetic applicants end to end, print a summary
 	$(BIN)/loanflow local demo
@@ -53,7 +62,7 @@ typecheck: setup ## mypy (pydantic plugin) on the packages and on every function
 	done
 
 pytest: setup ## the test suite (unit, functional, workflow, e2e, infra)
-	SAM_CLI=$(abspath $(SAM)) $(BIN)/pytest $(PYTEST_ARGS)
+	SAM_CLI=$(abspath $(SAM)) CHECKOV_CLI=$(abspath $(CHECKOV_VENV))/bin/checkov $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest ## everything CI runs
 
@@ -73,4 +82,4 @@ deploy: build ## sam deploy --guided
 	$(SAM) deploy --guided
 
 clean: ## remove build output and virtual environments
-	rm -rf .aws-sam $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

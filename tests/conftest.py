@@ -57,6 +57,28 @@ def clear_process_caches() -> None:
                     value.cache_clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _moto_one_request_at_a_time() -> Iterator[None]:
+    """moto's in-process backends are not thread-safe (a TransactWriteItems deep-copies a table
+    while another thread writes to it). Tests that run a Step Functions execution in moto's thread
+    beside their own calls would flake; serialise moto's request handling, as the local cloud's
+    moto server does. Re-entrant: a Lambda task's handler calls moto again from the same thread."""
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def serialised(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    BotocoreStubber.process_request = serialised  # type: ignore[method-assign]
+    yield
+    BotocoreStubber.process_request = original  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     """moto's emulation of AWS, fresh for each test."""

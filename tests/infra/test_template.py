@@ -108,13 +108,24 @@ def test_the_api_requires_a_jwt_except_for_the_docs() -> None:
     assert sorted(open_routes) == ["/docs", "/openapi.json"]
 
 
-def test_every_queue_has_a_dead_letter_queue() -> None:
+def test_every_consumed_queue_has_a_dlq_and_every_dlq_an_alarm() -> None:
     resources = template()["Resources"]
-    queues = {n: r for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
-    dlqs = {
-        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-        for q in queues.values()
-        if "RedrivePolicy" in q.get("Properties", {})
+    queues = {n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    consumed = {
+        event["Properties"]["Queue"]["Fn::GetAtt"][0]
+        for fn in functions().values()
+        for event in fn["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
     }
-    for name, queue in queues.items():
-        assert name in dlqs or "RedrivePolicy" in queue.get("Properties", {}), name
+    alarmed = {
+        dimension["Value"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        for dimension in r["Properties"].get("Dimensions", [])
+        if dimension.get("Name") == "QueueName"
+    }
+    assert consumed, "the intake queues feed the starter function"
+    for name in consumed:
+        assert "RedrivePolicy" in resources[name]["Properties"], f"{name} has no DLQ"
+    for name in queues - consumed:
+        assert name in alarmed, f"{name} collects failures but no alarm watches it"
