@@ -83,6 +83,7 @@ class LocalCloud:
         self.bank: Any = None
         self.moto: motoserver.MotoServer | None = None
         self.started_s: float = 0.0
+        self.parameters: dict[str, str] = {}
         self._invoke_server: InvokeServer | None = None
         self._front: Server | None = None
         self._pollers: list[SqsPoller] = []
@@ -114,6 +115,20 @@ class LocalCloud:
     def client(self, service: str) -> Any:
         return self.session().client(service, endpoint_url=self.moto_url)  # type: ignore[call-overload]
 
+    def info(self) -> dict[str, Any]:
+        """``GET /_localcloud/info``: where operator tools (reconcile, dlq) find this cloud."""
+        assert self.resources is not None, "start() first"
+        return {
+            "moto_url": self.moto_url,
+            "region": self.options.region,
+            "names": dict(self.resources.names),
+            "queue_urls": dict(self.resources.queue_urls),
+            "parameters": {
+                **{name: str(value) for name, value in self.resources.parameters.items()},
+                **self.parameters,
+            },
+        }
+
     def token(self, user: str, groups: tuple[str, ...] = ()) -> str:
         assert self.issuer is not None, "start() first"
         return self.issuer.mint(user, groups)
@@ -135,6 +150,7 @@ class LocalCloud:
         options.state_dir.mkdir(parents=True, exist_ok=True)
         self.template = load_template(options.template_path)
         parameters = self._start_simulators()
+        self.parameters = parameters
 
         self._invoke_server = InvokeServer(Runtime({}))
         (options.state_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -166,7 +182,11 @@ class LocalCloud:
         routes = http_routes(self.template, self.resources)
         self.issuer = self._issuer(routes)
         front = HttpFront(
-            routes, self.runtime.invoke, self.issuer, account_id=self.resources.account_id
+            routes,
+            self.runtime.invoke,
+            self.issuer,
+            account_id=self.resources.account_id,
+            info=self.info,
         )
         self._front = Server(front, port=options.port, name="http-front")
 
@@ -238,6 +258,19 @@ class LocalCloud:
                 )
                 thread.start()
                 self._poller_threads.append(thread)
+
+    def stop_pollers(self) -> None:
+        """Stop the SQS pollers, each after its current batch (an event source mapping disabled)."""
+        self._stop_polling.set()
+        for thread in self._poller_threads:
+            thread.join(timeout=30)
+        self._stop_polling = threading.Event()
+        self._pollers, self._poller_threads = [], []
+
+    def restart_pollers(self) -> None:
+        """Stop the SQS pollers and start fresh ones (fault tests: a poller restarted mid-flight)."""
+        self.stop_pollers()
+        self._start_pollers()
 
     def stop(self) -> None:
         """Stop everything; safe to call twice and after a failed start."""

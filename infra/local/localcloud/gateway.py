@@ -18,6 +18,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -285,8 +286,11 @@ class HttpFront:
         issuer: Issuer,
         *,
         account_id: str = "123456789012",
+        info: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.routes = sorted(routes, key=lambda route: route.rank)
+        self.info = info
+        """What ``GET /_localcloud/info`` answers (operator tools find moto and the names there)."""
         self.invoke = invoke
         self.issuer = issuer
         self.account_id = account_id
@@ -297,6 +301,8 @@ class HttpFront:
     def handle(self, request: Request) -> Response:
         if request.path == "/.well-known/jwks.json" and request.method == "GET":
             return Response(json.dumps(self.issuer.jwks()), content_type="application/json")
+        if request.path == "/_localcloud/info" and request.method == "GET" and self.info:
+            return Response(json.dumps(self.info()), content_type="application/json")
         request_id = str(uuid.uuid4())
         response = self._route(request, request_id)
         response.headers["apigw-requestid"] = request_id

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,7 +51,7 @@ from loanflow.errors import ConcurrentModification, InvalidTransition, NotFound
 from loanflow.ids import new_id
 from loanflow.ledger import Disbursement, Ledger, loan_pk
 from loanflow.models import Application, ApplicationStatus, Loan, PayoutStatus, utcnow
-from loanflow.observability import logger
+from loanflow.observability import logger, metrics
 from loanflow.repository import ApplicationRepository, application_repository
 from loanflow.settings import get_settings
 
@@ -751,6 +752,9 @@ class Payouts:
             },
             details={"loan_id": record.id, "transfer_id": record.transfer_id},
         )
+        time_to_funds = record.time_to_funds_s()
+        if time_to_funds is not None:
+            metrics.add_metric(name="TimeToFunds", unit=MetricUnit.Seconds, value=time_to_funds)
 
     def failed(self, record: LoanRecord, reason: str) -> None:
         self.repo.transition(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ConfigDict, Field
 
 from loanflow import aws, pii
@@ -79,6 +80,22 @@ def submitted_at(app: Application) -> datetime:
     """When the applicant pressed submit (recorded by the submit route), else the last change."""
     value = app.extra.get("submitted_at")
     return datetime.fromisoformat(value) if value else app.updated_at
+
+
+def record_decision_latency(app: Application) -> None:
+    """Seconds from submit to a final approve/decline (the DecisionLatency alarm and dashboard).
+
+    Its own EMF document with only the service dimension, whatever dimensions the caller adds.
+    """
+    seconds = (datetime.now(UTC) - submitted_at(app)).total_seconds()
+    with single_metric(
+        name="DecisionLatency",
+        unit=MetricUnit.Seconds,
+        value=seconds,
+        namespace="Loanflow",
+        default_dimensions={"service": "loanflow"},
+    ):
+        pass
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -270,6 +287,8 @@ def decide_task(state: WorkflowState) -> dict[str, Any]:
             "model_version": state.score.get("model_version"),
         },
     )
+    if verdict.outcome != "review":
+        record_decision_latency(app)
     return {
         **decision.model_dump(mode="json", include={"outcome", "tier", "score", "pd", "reasons"}),
         "credit_line": str(line) if line is not None else None,
@@ -310,6 +329,7 @@ def apply_review_task(state: WorkflowState) -> dict[str, Any]:
         reason=verdict.note,
         set_fields={"decision": decision},
     )
+    record_decision_latency(app)
     return {
         **state.decision,
         **decision.model_dump(mode="json", include={"outcome", "reasons", "decided_by"}),

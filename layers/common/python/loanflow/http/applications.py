@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
 
 from loanflow.http.auth import current_caller
+from loanflow.http.errors import route_responses
 from loanflow.intake import create_application
 from loanflow.models import Application, ApplicationRequest, Decision, Offer, TimelineEvent
 from loanflow.pii import mask_applicant
@@ -66,7 +67,7 @@ class ApplicationView(BaseModel):
 @router.post(
     "/applications",
     summary="Create a draft application",
-    responses={201: {"description": "Created", "content": {"application/json": {"schema": {}}}}},
+    responses=route_responses(201, Created, 400, 409, 413, 429, description="Created"),
 )
 def create(
     request: Annotated[ApplicationRequest, Body()],
@@ -89,7 +90,11 @@ def create(
     return Response(status_code=201, content_type="application/json", body=Created(**result))
 
 
-@router.get("/applications", summary="List my applications, newest first")
+@router.get(
+    "/applications",
+    summary="List my applications, newest first",
+    responses=route_responses(200, ApplicationList, 400),
+)
 def list_mine(
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
@@ -101,7 +106,11 @@ def list_mine(
     return ApplicationList(items=items, next_cursor=next_cursor)
 
 
-@router.get("/applications/<application_id>", summary="My application: status, decision, timeline")
+@router.get(
+    "/applications/<application_id>",
+    summary="My application: status, decision, timeline",
+    responses=route_responses(200, ApplicationView, 404),
+)
 def get_one(application_id: ApplicationId) -> ApplicationView:
     caller = current_caller(router.current_event)
     repo = application_repository()

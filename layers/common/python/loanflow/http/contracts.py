@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loanflow import contract
 from loanflow.errors import NotFound
 from loanflow.http.auth import current_caller
+from loanflow.http.errors import route_responses
 from loanflow.models import Installment
 from loanflow.payouts import PayoutStore
 from loanflow.repository import application_repository
@@ -73,7 +74,11 @@ def payout_store() -> PayoutStore:
     return PayoutStore(get_settings().table_name)
 
 
-@router.get("/applications/<application_id>/contract", summary="My contract: link, hash, signature")
+@router.get(
+    "/applications/<application_id>/contract",
+    summary="My contract: link, hash, signature",
+    responses=route_responses(200, ContractView, 404),
+)
 def get_contract(application_id: ApplicationId) -> ContractView:
     caller = current_caller(router.current_event)
     app = application_repository().get_for_owner(application_id, caller.user_id)
@@ -92,7 +97,7 @@ def get_contract(application_id: ApplicationId) -> ContractView:
 @router.post(
     "/applications/<application_id>/contract/sign",
     summary="Sign my contract: consent is recorded and the payout starts",
-    responses={202: {"description": "Accepted", "content": {"application/json": {"schema": {}}}}},
+    responses=route_responses(202, Signed, 400, 404, 409, 413, description="Accepted"),
 )
 def sign_contract(
     application_id: ApplicationId, request: Annotated[SignRequest, Body()]
@@ -111,7 +116,11 @@ def sign_contract(
     return Response(status_code=202, content_type="application/json", body=body)
 
 
-@router.get("/loans/<loan_id>", summary="My loan: amount, APR, schedule, payout status")
+@router.get(
+    "/loans/<loan_id>",
+    summary="My loan: amount, APR, schedule, payout status",
+    responses=route_responses(200, LoanView, 404),
+)
 def get_loan(loan_id: LoanId) -> LoanView:
     caller = current_caller(router.current_event)
     record = payout_store().get_for_owner(loan_id, caller.user_id)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loanflow.documents import document_repository, document_settings
 from loanflow.errors import Conflict
 from loanflow.http.auth import current_caller
+from loanflow.http.errors import route_responses
 from loanflow.models import ApplicationStatus, DocumentType
 from loanflow.ocr.service import Autofill, autofill
 from loanflow.repository import application_repository
@@ -61,7 +62,7 @@ class AutofillRequest(_Strict):
 @router.post(
     "/documents",
     summary="Ask to upload a document (ID card side, bank card, statement)",
-    responses={201: {"description": "Created", "content": {"application/json": {"schema": {}}}}},
+    responses=route_responses(201, UploadTicket, 400, 413, description="Created"),
 )
 def new_document(request: Annotated[NewDocument, Body()]) -> Response[UploadTicket]:
     caller = current_caller(router.current_event)
@@ -83,6 +84,7 @@ def new_document(request: Annotated[NewDocument, Body()]) -> Response[UploadTick
 @router.post(
     "/applications/<application_id>/documents",
     summary="Attach an uploaded document to my application",
+    responses=route_responses(200, Attached, 400, 404, 409, 413),
 )
 def attach(application_id: ApplicationId, request: Annotated[AttachDocument, Body()]) -> Attached:
     caller = current_caller(router.current_event)
@@ -96,7 +98,11 @@ def attach(application_id: ApplicationId, request: Annotated[AttachDocument, Bod
     return Attached(application_id=app.id, document_id=request.document_id)
 
 
-@router.post("/autofill", summary="Read my uploaded ID card / bank card to pre-fill the form")
+@router.post(
+    "/autofill",
+    summary="Read my uploaded ID card / bank card to pre-fill the form",
+    responses=route_responses(200, Autofill, 400, 404, 409, 413, 502),
+)
 def autofill_form(request: Annotated[AutofillRequest, Body()]) -> Autofill:
     caller = current_caller(router.current_event)
     return autofill(caller.user_id, request.document_ids)

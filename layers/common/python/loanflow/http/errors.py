@@ -7,13 +7,54 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
+from pydantic import BaseModel
 
 from loanflow.errors import LoanflowError
 from loanflow.observability import logger
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request: the body is not valid JSON, or a header is invalid",
+    401: "No valid bearer token",
+    403: "The caller lacks the group this route needs",
+    404: "No such resource for this caller",
+    409: "The request conflicts with the resource's current state",
+    413: "The request body is too large",
+    422: "The request fails validation",
+    429: "Too many requests; retry later",
+    502: "A partner service (the document reader) failed; retry later",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error the API (and the gateway in front of it) returns."""
+
+    error: ErrorDetail
+
+
+def route_responses(
+    status: int, model: type[BaseModel], *errors: int, description: str = "OK"
+) -> dict[int, OpenAPIResponse]:
+    """A route's documented answers: its success, 401 and 422 (every route), and ``errors``."""
+    documented: dict[int, OpenAPIResponse] = {
+        status: {"description": description, "content": {"application/json": {"model": model}}}
+    }
+    for code in sorted({401, 422, *errors}):
+        documented[code] = {
+            "description": ERROR_DESCRIPTIONS[code],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return documented
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
 
 from loanflow.http.auth import OPS_GROUP, current_caller
+from loanflow.http.errors import route_responses
 from loanflow.repository import application_repository
 from loanflow.reviews import ReviewItem, ReviewQueue, ReviewVerdict, submit_verdict
 from loanflow.submission import submit
@@ -46,7 +47,7 @@ class Reviewed(BaseModel):
 @router.post(
     "/applications/<application_id>/submit",
     summary="Submit my draft: the decision workflow starts",
-    responses={202: {"description": "Accepted", "content": {"application/json": {"schema": {}}}}},
+    responses=route_responses(202, Submitted, 404, 409, description="Accepted"),
 )
 def submit_application(application_id: ApplicationId) -> Response[Submitted]:
     caller = current_caller(router.current_event)
@@ -55,7 +56,11 @@ def submit_application(application_id: ApplicationId) -> Response[Submitted]:
     return Response(status_code=202, content_type="application/json", body=body)
 
 
-@router.get("/reviews", summary="Applications waiting for review, highest priority first (ops)")
+@router.get(
+    "/reviews",
+    summary="Applications waiting for review, highest priority first (ops)",
+    responses=route_responses(200, ReviewList, 403),
+)
 def list_reviews(limit: Annotated[int, Query(ge=1, le=100)] = 50) -> ReviewList:
     current_caller(router.current_event).require_group(OPS_GROUP)
     return ReviewList(items=ReviewQueue(table()).list(limit))
@@ -64,7 +69,7 @@ def list_reviews(limit: Annotated[int, Query(ge=1, le=100)] = 50) -> ReviewList:
 @router.post(
     "/reviews/<application_id>",
     summary="Approve or decline a reviewed application (ops)",
-    responses={202: {"description": "Accepted", "content": {"application/json": {"schema": {}}}}},
+    responses=route_responses(202, Reviewed, 400, 403, 404, 409, 413, description="Accepted"),
 )
 def review(
     application_id: ApplicationId, verdict: Annotated[ReviewVerdict, Body()]
