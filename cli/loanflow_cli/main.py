@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 
 
-
 def areas() -> list[str]:
     """Every module of this package (but this one) plus the model tools; each defines
     ``register(subparsers) -> None`` and sets ``func(args) -> int`` on its parsers."""
@@ -25,7 +24,7 @@ def areas() -> list[str]:
         for m in pkgutil.iter_modules(loanflow_cli.__path__)
         if m.name != "main"
     ]
-    return sorted(names) + ["loanflow_ml.cli"]
+    return [*sorted(names), "loanflow_ml.cli"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
@@ -22,7 +23,7 @@ get_settings()  # fail at cold start, not at the first event, when the function 
 
 
 class IntakeRecord(SqsRecordModel):
-    body: Json[IntakeMessage]  # type: ignore[assignment]
+    body: Json[IntakeMessage]  # type: ignore[assignment,unused-ignore]
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=IntakeRecord)
@@ -35,7 +36,7 @@ def record_handler(record: IntakeRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -71,7 +71,7 @@ class Faults:
     cloud: LocalCloud
     injected: Counter[str] = field(default_factory=Counter)
     raise_in: dict[str, str] = field(default_factory=dict)
-    """Function logical id → the application id whose invocation raises (once)."""
+    """Function logical id → the application id whose invocation raises (once; ``*``: the next)."""
     raised_for: list[str] = field(default_factory=list)
     throttle: dict[str, int] = field(default_factory=dict)
     """Function name → how many more Invoke API calls answer 429 TooManyRequestsException."""
@@ -93,12 +93,13 @@ class Faults:
     def _raising(self, logical_id: str, invoke: Any) -> Any:
         def wrapped(payload: bytes, request_id: str | None = None) -> Invocation:
             target = self.raise_in.get(logical_id)
-            if target and target.encode() in payload:
+            application_id = _application_id(payload) if target else None
+            if application_id and target in ("*", application_id):
                 with self._lock:
                     fire = self.raise_in.pop(logical_id, None) is not None
                 if fire:
                     self.count("lambda_raised")
-                    self.raised_for.append(target)
+                    self.raised_for.append(application_id)
                     error = {
                         "errorType": "RuntimeError",
                         "errorMessage": "fault injected: the handler raised mid-workflow",
@@ -123,6 +124,15 @@ class Faults:
             return handle(request)
 
         return wrapped
+
+
+def _application_id(payload: bytes) -> str | None:
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return None
+    value = event.get("application_id") if isinstance(event, dict) else None
+    return value if isinstance(value, str) else None
 
 
 @pytest.fixture(scope="package")

@@ -16,9 +16,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_PATH = ROOT / "build" / "security" / "inputs.json"
-COMMAND = (
-    ".venv/bin/pytest tests/e2e/test_e2e_schemathesis.py tests/e2e/test_e2e_inputs.py -q -p no:randomly"
-)
+COMMAND = ".venv/bin/pytest tests/e2e/test_e2e_schemathesis.py tests/e2e/test_e2e_inputs.py -q -p no:randomly"
 
 
 @dataclass

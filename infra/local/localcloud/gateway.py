@@ -31,6 +31,8 @@ from localcloud.provision import Resources
 log = logging.getLogger(__name__)
 
 _FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+"""API Gateway's payload quota: a bigger request body is refused with 413 before any function."""
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded))$"
 )
@@ -317,6 +319,8 @@ class HttpFront:
         if not candidates:
             return error_response(404, "not_found", f"no route for {request.method} {request.path}")
         route, parameters = candidates[0]
+        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            return error_response(413, "payload_too_large", "Request Entity Too Large")
         claims = None
         if route.authorizer is not None:
             try:

@@ -176,6 +176,36 @@ def _cache_step_functions_clients() -> None:
             setattr(module, "boto_client_for", cached_boto_client_for)  # noqa: B010
 
 
+def _lambda_error_names() -> None:
+    """As on AWS, an error of Lambda's Invoke API itself (a 429 TooManyRequestsException, a 5xx
+    ServiceException) reaches the state machine as ``Lambda.<ErrorCode>``, so that the template's
+    ``Retry`` on ``Lambda.TooManyRequestsException`` & co. matches; moto names them all "Exception"."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        state_task_lambda as module,
+    )
+
+    original = module.StateTaskLambda._from_error
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        error = f"Lambda.{ex.response.get('Error', {}).get('Code') or 'ServiceException'}"
+        cause = str(ex.response.get("Error", {}).get("Message", ""))
+        return module.FailureEvent(
+            env=env,
+            error_name=module.CustomErrorName(error),
+            event_type=module.HistoryEventType.LambdaFunctionFailed,
+            event_details=module.EventDetails(
+                lambdaFunctionFailedEventDetails=module.LambdaFunctionFailedEventDetails(
+                    error=error, cause=cause
+                )
+            ),
+        )
+
+    module.StateTaskLambda._from_error = from_error  # type: ignore[method-assign]
+
+
 def _cache_module_list() -> None:
     """moto lists its own package directory on every request to route it; the list never changes."""
     from moto import backends
@@ -329,6 +359,7 @@ def _serve(
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     _cache_step_functions_clients()
+    _lambda_error_names()
     _cache_module_list()
     _backup_items_not_tables()
     _fast_dynamodb_responses()

@@ -67,7 +67,7 @@ class ApplicationView(BaseModel):
 @router.post(
     "/applications",
     summary="Create a draft application",
-    responses=route_responses(201, Created, 400, 409, 413, 429, description="Created"),
+    responses=route_responses(201, Created, 400, 409, 413, 415, 429, description="Created"),
 )
 def create(
     request: Annotated[ApplicationRequest, Body()],

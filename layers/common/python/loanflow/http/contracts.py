@@ -97,7 +97,7 @@ def get_contract(application_id: ApplicationId) -> ContractView:
 @router.post(
     "/applications/<application_id>/contract/sign",
     summary="Sign my contract: consent is recorded and the payout starts",
-    responses=route_responses(202, Signed, 400, 404, 409, 413, description="Accepted"),
+    responses=route_responses(202, Signed, 400, 404, 409, 413, 415, description="Accepted"),
 )
 def sign_contract(
     application_id: ApplicationId, request: Annotated[SignRequest, Body()]

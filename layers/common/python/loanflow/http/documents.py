@@ -62,7 +62,7 @@ class AutofillRequest(_Strict):
 @router.post(
     "/documents",
     summary="Ask to upload a document (ID card side, bank card, statement)",
-    responses=route_responses(201, UploadTicket, 400, 413, description="Created"),
+    responses=route_responses(201, UploadTicket, 400, 413, 415, description="Created"),
 )
 def new_document(request: Annotated[NewDocument, Body()]) -> Response[UploadTicket]:
     caller = current_caller(router.current_event)
@@ -84,7 +84,7 @@ def new_document(request: Annotated[NewDocument, Body()]) -> Response[UploadTick
 @router.post(
     "/applications/<application_id>/documents",
     summary="Attach an uploaded document to my application",
-    responses=route_responses(200, Attached, 400, 404, 409, 413),
+    responses=route_responses(200, Attached, 400, 404, 409, 413, 415),
 )
 def attach(application_id: ApplicationId, request: Annotated[AttachDocument, Body()]) -> Attached:
     caller = current_caller(router.current_event)
@@ -101,7 +101,7 @@ def attach(application_id: ApplicationId, request: Annotated[AttachDocument, Bod
 @router.post(
     "/autofill",
     summary="Read my uploaded ID card / bank card to pre-fill the form",
-    responses=route_responses(200, Autofill, 400, 404, 409, 413, 502),
+    responses=route_responses(200, Autofill, 400, 404, 409, 413, 415, 502),
 )
 def autofill_form(request: Annotated[AutofillRequest, Body()]) -> Autofill:
     caller = current_caller(router.current_event)

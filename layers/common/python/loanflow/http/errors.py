@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -24,10 +25,20 @@ ERROR_DESCRIPTIONS = {
     404: "No such resource for this caller",
     409: "The request conflicts with the resource's current state",
     413: "The request body is too large",
+    415: "The request body is not application/json",
     422: "The request fails validation",
     429: "Too many requests; retry later",
     502: "A partner service (the document reader) failed; retry later",
 }
+
+
+JSON_MEDIA_TYPES = ("application/json",)
+METHODS_WITH_BODY = ("POST", "PUT", "PATCH")
+
+
+class UnsupportedMediaType(LoanflowError):
+    status_code = 415
+    code = "unsupported_media_type"
 
 
 class ErrorDetail(BaseModel):
@@ -73,7 +84,25 @@ def _field_of(loc: Any) -> str | None:
     return ".".join(parts) or None
 
 
+def json_bodies_only(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """A request body must be declared as ``application/json``, else 415.
+
+    Runs after powertools' request validation, so a body that is not JSON at all is already a 400.
+    """
+    event = app.current_event
+    if event.http_method.upper() in METHODS_WITH_BODY and event.body:
+        media_type = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        if media_type not in JSON_MEDIA_TYPES:
+            raise UnsupportedMediaType(
+                "send the request body as application/json", field="Content-Type"
+            )
+    return next_middleware(app)
+
+
 def register_error_handlers(app: APIGatewayHttpResolver) -> None:
+    """Map every error to HTTP, and refuse request bodies that are not JSON before any route."""
+    app.use([json_bodies_only])
+
     @app.exception_handler(LoanflowError)
     def domain_error(exc: LoanflowError) -> Response:
         logger.info("request refused", extra={"code": exc.code, "status": exc.status_code})
@@ -92,6 +121,11 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
             message = f"{field} is required"
         status = 400 if "header" in (first.get("loc") or ()) else 422
         return error_response(status, "validation_failed", message, field)
+
+    @app.exception_handler(UnicodeDecodeError)
+    def not_utf8(_: UnicodeDecodeError) -> Response:
+        # a binary body reaches the function base64-encoded; powertools decodes it as UTF-8
+        return error_response(400, "invalid_json", "the request body is not valid UTF-8 JSON")
 
     @app.exception_handler(IdempotencyValidationError)
     def key_reused(_: IdempotencyValidationError) -> Response:

@@ -47,7 +47,7 @@ class Reviewed(BaseModel):
 @router.post(
     "/applications/<application_id>/submit",
     summary="Submit my draft: the decision workflow starts",
-    responses=route_responses(202, Submitted, 404, 409, description="Accepted"),
+    responses=route_responses(202, Submitted, 400, 404, 409, 413, 415, description="Accepted"),
 )
 def submit_application(application_id: ApplicationId) -> Response[Submitted]:
     caller = current_caller(router.current_event)
@@ -69,7 +69,7 @@ def list_reviews(limit: Annotated[int, Query(ge=1, le=100)] = 50) -> ReviewList:
 @router.post(
     "/reviews/<application_id>",
     summary="Approve or decline a reviewed application (ops)",
-    responses=route_responses(202, Reviewed, 400, 403, 404, 409, 413, description="Accepted"),
+    responses=route_responses(202, Reviewed, 400, 403, 404, 409, 413, 415, description="Accepted"),
 )
 def review(
     application_id: ApplicationId, verdict: Annotated[ReviewVerdict, Body()]
