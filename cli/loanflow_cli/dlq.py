@@ -46,9 +46,7 @@ def register(subparsers: Any) -> None:
     chosen.add_argument("--queue", metavar="NAME", help="the DLQ's name (or URL)")
     chosen.add_argument("--all", action="store_true", help="every DLQ that has messages")
     redrive.add_argument("--to", metavar="NAME", help="the source queue, when a DLQ has several")
-    redrive.add_argument(
-        "--dry-run", action="store_true", help="say what would move; move nothing"
-    )
+    redrive.add_argument("--dry-run", action="store_true", help="say what would move; move nothing")
     _common(redrive)
     redrive.set_defaults(func=run_redrive)
 

@@ -54,7 +54,14 @@ def front_log(state_dir: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="package")
 def local_cloud(state_dir: Path, front_log: Path) -> Iterator[LocalCloud]:
-    options = Options(port=0, state_dir=state_dir, payout_interval_s=1.0, seed=SEED)
+    # Functions log at DEBUG: the PII test then checks the most talkative configuration.
+    options = Options(
+        port=0,
+        state_dir=state_dir,
+        payout_interval_s=1.0,
+        seed=SEED,
+        parameters={"LogLevel": "DEBUG"},
+    )
     with LocalCloud(options) as cloud:
         yield cloud
 
@@ -105,7 +112,9 @@ class Faults:
                         "errorMessage": "fault injected: the handler raised mid-workflow",
                         "requestId": request_id or "fault",
                     }
-                    return Invocation(request_id or "fault", json.dumps(error).encode(), "Unhandled")
+                    return Invocation(
+                        request_id or "fault", json.dumps(error).encode(), "Unhandled"
+                    )
             result: Invocation = invoke(payload, request_id)
             return result
 

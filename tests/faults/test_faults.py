@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
-from localcloud.applicants import applicants
-from localcloud.cloud import LocalCloud
-from localcloud.demo import TERMINAL, Driver, Journey
 from loanflow_cli import main as cli
 from loanflow_cli.reconcile import discover, reconcile_target
+from localcloud.applicants import applicants
+from localcloud.cloud import LocalCloud
+from localcloud.demo import DECIDED, TERMINAL, Driver, Journey
 from tests.faults.conftest import Faults
 
 WAITING = frozenset({"IN_REVIEW", "AWAITING_SIGNATURE"})
@@ -39,6 +40,8 @@ class FaultyDriver(Driver):
         self.cloud = cloud
         self.faults = faults
         self.duplicate: set[str] = set()
+        self.watch: set[str] = set()
+        """Users whose application has not been decided yet (watched while the bureau is down)."""
         self.statuses: Counter[int] = Counter()
         self.server_errors: list[str] = []
         self._lock = threading.Lock()
@@ -49,7 +52,15 @@ class FaultyDriver(Driver):
             self.statuses[status] += 1
             if status >= 500:
                 self.server_errors.append(f"{method} {path} → {status} {str(body)[:200]}")
-        if method == "POST" and path.endswith("/submit") and status == 202 and user in self.duplicate:
+        decided = isinstance(body, dict) and body.get("status") in DECIDED | {"FAILED"}
+        if method == "GET" and user in self.watch and decided:
+            self.watch.discard(user)
+        if (
+            method == "POST"
+            and path.endswith("/submit")
+            and status == 202
+            and user in self.duplicate
+        ):
             self._send_again(path.split("/")[2])
         return status, body
 
@@ -63,15 +74,20 @@ class FaultyDriver(Driver):
             self.faults.count("sqs_duplicate_delivery")
 
 
-def _drive(driver: Driver, people: list[tuple[int, str, dict[str, Any]]]) -> list[Journey]:
-    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="applicant") as pool:
-        return list(pool.map(lambda p: driver.run(*p), people))
-
-
 def _status(driver: Driver, journey: Journey) -> str:
     code, body = driver.call("GET", f"/applications/{journey.application_id}", user=journey.user)
     assert code == 200, body
     return str(body["status"])
+
+
+def _dynamodb_throttle(cloud: LocalCloud, n: int) -> int:
+    """Have the moto server throttle its next ``n`` DynamoDB requests; how many of the previous
+    setting were left unused."""
+    left = requests.get(cloud.moto_url + "/_localcloud/faults", timeout=10).json()
+    requests.post(
+        cloud.moto_url + "/_localcloud/faults", json={"throttle_dynamodb": n}, timeout=10
+    ).raise_for_status()
+    return int(left["throttle_dynamodb"])
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +95,9 @@ def campaign(
     local_cloud: LocalCloud, faults: Faults, driven: list[dict[str, Any]]
 ) -> dict[str, Any]:
     cloud = local_cloud
-    assert cloud.bureau is not None and cloud.bank is not None and cloud.runtime is not None
+    assert cloud.bureau is not None
+    assert cloud.bank is not None
+    assert cloud.runtime is not None
     driver = FaultyDriver(cloud, faults, poll_s=0.3, decision_timeout_s=45, funds_timeout_s=45)
     people = [(i, profile, body) for i, (profile, body) in enumerate(applicants(40, seed=8))]
     steady = [p for p in people if p[1] == "steady"][:BUREAU_DOWN_N]
@@ -87,15 +105,20 @@ def campaign(
     driven.extend(body for _, _, body in steady + others)
     started = time.monotonic()
 
-    # 1. The bureau down (every call 503): the workflow must refer to a person, not decline.
+    # 1. The bureau down (every call 503) while three steady applicants are decided: the workflow
+    #    must refer them to a person, not decline them. Once they are decided, the bureau is back.
+    pool = ThreadPoolExecutor(max_workers=len(steady) + len(others), thread_name_prefix="applicant")
     cloud.bureau.app.failure_rate = 1.0
     faults.count("bureau_down_phase")
-    bureau_down = _drive(driver, steady)
-    bureau_failures = cloud.bureau.app.stats
+    driver.watch = {f"demo-user-{i:04d}" for i, _, _ in steady}
+    bureau_down_futures = [pool.submit(driver.run, *p) for p in steady]
+    deadline = time.monotonic() + 45
+    while driver.watch and time.monotonic() < deadline:
+        time.sleep(0.2)
     cloud.bureau.app.failure_rate = 0.0
 
     # 2. Everything else at once: the bank failing 30 % (half after executing) and hanging after
-    #    executing 10 % (its client times out at 3 s), validation and decision throttled on the
+    #    executing (its client times out at 3 s), validation and decision throttled on the
     #    Invoke API, the score function raising for one application, duplicate intake messages,
     #    the pollers restarted twice mid-flight.
     bank = cloud.bank.app
@@ -115,11 +138,27 @@ def campaign(
             cloud.restart_pollers()
             faults.count("poller_restarted")
 
+    def throttle_dynamodb() -> None:
+        """Bursts of 2 DynamoDB throttles (fewer than the SDK's 4 attempts: each is retried)."""
+        for _ in range(6):
+            left = _dynamodb_throttle(cloud, 2)
+            faults.count("dynamodb_throttled", 2 - left)  # what the previous burst used
+            if stop_restarting.wait(1.5):
+                break
+        faults.count("dynamodb_throttled", 2 - _dynamodb_throttle(cloud, 0))
+
+    _dynamodb_throttle(cloud, 0)
     restarter = threading.Thread(target=restart_pollers, name="restart-pollers")
+    throttler = threading.Thread(target=throttle_dynamodb, name="throttle-dynamodb")
     restarter.start()
-    main = _drive(driver, others)
+    throttler.start()
+    main_futures = [pool.submit(driver.run, *p) for p in others]
+    bureau_down = [future.result() for future in bureau_down_futures]
+    main = [future.result() for future in main_futures]
+    pool.shutdown()
     stop_restarting.set()
     restarter.join()
+    throttler.join()
     bank.failure_rate = bank.timeout_rate = 0.0
     bank.release_hanging()
 
@@ -129,7 +168,6 @@ def campaign(
         "bureau_down": bureau_down,
         "main": main,
         "journeys": journeys,
-        "bureau_calls_failed": getattr(bureau_failures, "failures", None),
         "bank": {
             "calls": bank.state.calls,
             "injected_failures": bank.state.injected_failures,
@@ -153,17 +191,35 @@ def test_faults_were_really_injected(campaign: dict[str, Any], faults: Faults) -
     assert faults.injected["lambda_throttled"] >= 6  # validation's 6; decision's as far as reached
     assert faults.injected["sqs_duplicate_delivery"] == 6
     assert faults.injected["poller_restarted"] == 2
+    assert faults.injected["dynamodb_throttled"] >= 4
     assert campaign["bank"]["injected_timeouts"] >= 1
 
 
+def _execution_story(cloud: LocalCloud, journey: Journey, status: str) -> str:
+    """Where an application's execution ended, for an assertion message."""
+    assert cloud.resources is not None
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.resources.arns["LoanApplicationStateMachine"]
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{journey.application_id}"
+    execution = sfn.describe_execution(executionArn=arn)
+    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=8)["events"]
+    story = [
+        f"{e['type']} {json.dumps({k: v for k, v in e.items() if k.endswith('Details')})[:400]}"
+        for e in events
+    ]
+    return "\n".join(
+        [f"{journey.application_id} {status} {journey.statuses} {execution['status']}", *story]
+    )
+
+
 def test_every_application_ends_terminal_or_legitimately_waiting(
-    campaign: dict[str, Any], faults: Faults
+    campaign: dict[str, Any], faults: Faults, local_cloud: LocalCloud
 ) -> None:
     driver = campaign["driver"]
     for journey in campaign["journeys"]:
         assert journey.application_id, journey
         status = _status(driver, journey)
-        assert status in TERMINAL | WAITING, (journey.application_id, status, journey.statuses)
+        assert status in TERMINAL | WAITING, _execution_story(local_cloud, journey, status)
         if journey.application_id in faults.raised_for:
             assert status == "FAILED", journey.statuses  # caught, recorded: not left running
         else:
@@ -233,9 +289,12 @@ def test_a_dead_lettered_intake_message_is_redriven_and_the_application_proceeds
     assert _status(driver, journey) == "SUBMITTED"
 
     assert cli.main(["dlq", "list", "--local", cloud.url, "--json"]) == 0
-    assert cli.main(
-        ["dlq", "redrive", "--local", cloud.url, "--queue", dead["dlq"], "--to", dead["source"]]
-    ) == 0
+    assert (
+        cli.main(
+            ["dlq", "redrive", "--local", cloud.url, "--queue", dead["dlq"], "--to", dead["source"]]
+        )
+        == 0
+    )
     campaign["dlq_redriven"] = 1
     deadline = time.monotonic() + 40
     while _status(driver, journey) in ("SUBMITTED", "IN_PROGRESS") and time.monotonic() < deadline:

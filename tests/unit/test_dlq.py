@@ -59,7 +59,8 @@ def test_redrive_moves_every_message_back_once_with_its_attributes(
         )
 
     dry = dlq.redrive(sqs, queue_name=dead.name, to=source, dry_run=True)
-    assert dry[0].would_move == 23 and dry[0].moved == 0
+    assert dry[0].would_move == 23
+    assert dry[0].moved == 0
 
     results = dlq.redrive(sqs, queue_name=dead.name, to=resources.names["IntakeQueue"])
     assert [r.moved for r in results] == [23]

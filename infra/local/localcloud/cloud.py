@@ -57,6 +57,8 @@ class Options:
     issuer: str | None = None
     """The JWT issuer the API trusts; default: the one template.yaml configures (Cognito's URL)."""
     audience: tuple[str, ...] | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    """Template parameter overrides (e.g. ``{"LogLevel": "DEBUG"}``); the simulators' URLs win."""
 
 
 def _simulator(module_name: str) -> Any | None:
@@ -223,7 +225,8 @@ class LocalCloud:
             )
             parameters["BankApiUrl"] = self.bank.url
         declared = self.template.get("Parameters") or {}
-        return {name: value for name, value in parameters.items() if name in declared}
+        chosen = {**options.parameters, **parameters}
+        return {name: value for name, value in chosen.items() if name in declared}
 
     def _configure_bureau_key(self) -> None:
         """The bureau simulator accepts the key the template's secret holds, as the partner would."""

@@ -116,7 +116,24 @@ class _InvokeForwarder:
         self.host, self.port = target.hostname or "127.0.0.1", target.port or 80
         self._locks = {service: _ReadWriteLock() for service in SERIALIZED_SERVICES}
 
+    throttle_dynamodb = 0
+    """Fault injection (tests/faults): how many more DynamoDB requests to answer with
+    ProvisionedThroughputExceededException; set by ``POST /_localcloud/faults``."""
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/_localcloud/faults":
+            return self._faults(environ, start_response)
+        if self.throttle_dynamodb > 0 and _service_of(environ) == "dynamodb":
+            self.throttle_dynamodb -= 1  # one counter, approximate under concurrency: fine here
+            body = json.dumps(
+                {
+                    "__type": "com.amazonaws.dynamodb.v20120810#"
+                    "ProvisionedThroughputExceededException",
+                    "message": "Throughput exceeds the current capacity (fault injected)",
+                }
+            ).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")])
+            return [body]
         if environ.get("REQUEST_METHOD") != "POST" or not _INVOKE_PATH.match(
             environ.get("PATH_INFO", "")
         ):
@@ -154,6 +171,15 @@ class _InvokeForwarder:
             return [payload]
         finally:
             connection.close()
+
+    def _faults(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """``POST /_localcloud/faults {"throttle_dynamodb": N}`` → ``{"throttle_dynamodb": left}``."""
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            wanted = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            self.throttle_dynamodb = int(wanted.get("throttle_dynamodb", 0))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"throttle_dynamodb": self.throttle_dynamodb}).encode()]
 
 
 def _cache_step_functions_clients() -> None:
@@ -196,7 +222,7 @@ def _lambda_error_names() -> None:
             env=env,
             error_name=module.CustomErrorName(error),
             event_type=module.HistoryEventType.LambdaFunctionFailed,
-            event_details=module.EventDetails(
+            event_details=module.EventDetails(  # type: ignore[typeddict-item]
                 lambdaFunctionFailedEventDetails=module.LambdaFunctionFailedEventDetails(
                     error=error, cause=cause
                 )

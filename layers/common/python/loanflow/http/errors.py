@@ -7,7 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -15,7 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import BaseModel
 
-from loanflow.errors import LoanflowError
+from loanflow.errors import BadRequest, LoanflowError
 from loanflow.observability import logger
 
 ERROR_DESCRIPTIONS = {
@@ -84,8 +87,12 @@ def _field_of(loc: Any) -> str | None:
     return ".".join(parts) or None
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def json_bodies_only(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    """A request body must be declared as ``application/json``, else 415.
+    """A request body must be JSON declared as ``application/json``: else 415, or 400.
 
     Runs after powertools' request validation, so a body that is not JSON at all is already a 400.
     """
@@ -96,6 +103,10 @@ def json_bodies_only(app: APIGatewayHttpResolver, next_middleware: NextMiddlewar
             raise UnsupportedMediaType(
                 "send the request body as application/json", field="Content-Type"
             )
+        try:  # routes without a body param are not parsed by the validation: check them here
+            json.loads(event.decoded_body or "", parse_constant=_not_json)
+        except (ValueError, RecursionError) as exc:
+            raise BadRequest("the request body is not valid JSON") from exc
     return next_middleware(app)
 
 
@@ -121,6 +132,20 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
             message = f"{field} is required"
         status = 400 if "header" in (first.get("loc") or ()) else 422
         return error_response(status, "validation_failed", message, field)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_media_type(_: RequestUnsupportedContentType) -> Response:
+        return error_response(
+            415,
+            "unsupported_media_type",
+            "send the request body as application/json",
+            "Content-Type",
+        )
+
+    @app.exception_handler(RecursionError)
+    def nested_too_deeply(_: RecursionError) -> Response:
+        # the request validation parses the body before any route code: only JSON nests this deep
+        return error_response(400, "invalid_json", "the request body is nested too deeply")
 
     @app.exception_handler(UnicodeDecodeError)
     def not_utf8(_: UnicodeDecodeError) -> Response:
