@@ -242,6 +242,10 @@ def redrive(
     for queue in queues:
         if every and queue.depth == 0:
             continue
+        if dry_run and not to and len(queue.sources) > 1:  # say which to choose; move nothing
+            names = " | ".join(url.rsplit("/", 1)[-1] for url in queue.sources)
+            results.append(Redrive(queue.name, f"--to {names}", would_move=queue.depth))
+            continue
         source = _source_of(queue, to)
         result = Redrive(queue=queue.name, source=source.rsplit("/", 1)[-1])
         if dry_run:

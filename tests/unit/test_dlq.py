@@ -76,6 +76,9 @@ def test_a_dlq_with_two_sources_needs_to(sqs: Any, resources: Any) -> None:
     sqs.send_message(QueueUrl=dead.url, MessageBody="{}")
     with pytest.raises(SystemExit, match="--to"):
         dlq.redrive(sqs, queue_name=dead.name)
+    dry = dlq.redrive(sqs, queue_name=dead.name, dry_run=True)  # names the choices, moves nothing
+    assert dry[0].source.startswith("--to ")
+    assert dry[0].would_move == 1
     with pytest.raises(SystemExit, match="not a dead-letter queue"):
         dlq.redrive(sqs, queue_name=resources.names["IntakeQueue"])
 

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     stage: str = Field(default="dev", description="Deployment stage name (STAGE)")
     max_page_size: int = 50
     create_limit_per_hour: int = Field(
-        default=10, ge=1, description="Applications one user may create per hour (CREATE_LIMIT_PER_HOUR)"
+        default=10,
+        ge=1,
+        description="Applications one user may create per hour (CREATE_LIMIT_PER_HOUR)",
     )
 
 
