@@ -29,6 +29,7 @@ import re
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -132,7 +133,15 @@ class _InvokeForwarder:
                     "message": "Throughput exceeds the current capacity (fault injected)",
                 }
             ).encode()
-            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")])
+            # DynamoDB names every answer with a request id; clients (moto's Step Functions SDK
+            # integration among them) read it from the error's metadata.
+            start_response(
+                "400 Bad Request",
+                [
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("x-amzn-RequestId", str(uuid.uuid4())),
+                ],
+            )
             return [body]
         if environ.get("REQUEST_METHOD") != "POST" or not _INVOKE_PATH.match(
             environ.get("PATH_INFO", "")
