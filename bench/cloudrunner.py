@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cloudrunner")
     parser.add_argument("--payout-interval-s", type=float, default=5.0)
     parser.add_argument("--max-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--bank-latency-ms", type=float, default=200.0, help="the bank simulator's latency"
+    )
     args = parser.parse_args(argv)
     _record_invocations()
     state_dir = Path(tempfile.mkdtemp(prefix="loanflow-bench-cloud-"))
@@ -113,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         port=_free_port(),
         payout_interval_s=args.payout_interval_s,
         max_concurrency=args.max_concurrency,
+        bank_latency_ms=args.bank_latency_ms,
         state_dir=state_dir,
         seed=7,
     )

@@ -85,6 +85,51 @@ def test_a_run_pays_every_queued_loan_and_funds_the_applications(bank: Any) -> N
     assert run_batch()["due"] == 0
 
 
+def test_a_paid_loan_and_its_application_are_settled_in_one_write(bank: Any, store: Any) -> None:
+    # given
+    loans = queued_loans(3)
+    # when
+    run_batch()
+    # then each loan is SENT and on no queue, and its application's timeline says why it is FUNDED
+    repo = application_repository()
+    for app_id, loan_id in loans:
+        item = store.table.get_item(Key={"PK": f"LOAN#{loan_id}", "SK": "LOAN"})["Item"]
+        assert item["payout_status"] == "SENT"
+        assert "GSI2PK" not in item
+        assert "GSI2SK" not in item
+        app = repo.get(app_id)
+        assert app.extra["transfer_id"] == item["transfer_id"]
+        assert app.extra["time_to_funds_s"] > 0
+        last = repo.timeline(app_id)[-1]
+        assert (last.from_status, last.to_status, last.actor) == (S.DISBURSING, S.FUNDED, "payouts")
+        assert last.details == {"loan_id": loan_id, "transfer_id": item["transfer_id"]}
+    assert store.queued("QUEUE#FUNDING", limit=10) == []
+
+
+def test_an_application_that_changed_meanwhile_is_funded_through_the_funding_queue(
+    bank: Any, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an application whose version moves between the batch's read and its write
+    (app_id, loan_id), *_ = loans = queued_loans(2)
+    repo = application_repository()
+    original = repo.statuses
+
+    def stale(ids: Any) -> Any:
+        found = original(ids)
+        repo.update(app_id, actor="ops", action="noted")  # version + 1
+        return found
+
+    monkeypatch.setattr(repo, "statuses", stale)
+    # when
+    report = run_batch()
+    # then the refused transaction fell back: SENT, then FUNDED by the same run's funding step
+    assert (report["paid"], report["funded"]) == (2, 2)
+    assert sorted(paid_loans(bank)) == sorted(loan for _, loan in loans)
+    assert repo.get(app_id).status == S.FUNDED
+    assert store.get(loan_id).loan.payout_status == PayoutStatus.SENT
+    assert store.queued("QUEUE#FUNDING", limit=10) == []
+
+
 def test_partial_failures_are_requeued_and_paid_by_a_later_run(bank: Any, store: Any) -> None:
     # given a bank that fails a third of the items of a batch (not executing them)
     loans = queued_loans(6)
@@ -153,7 +198,7 @@ def test_a_run_that_crashed_after_the_bank_paid_is_settled_by_the_next(
     loans = queued_loans(3)
     original = PayoutStore.record_paid
 
-    def crash(self: PayoutStore, paid: Any) -> None:
+    def crash(self: PayoutStore, paid: Any, **kwargs: Any) -> None:
         raise RuntimeError("Lambda killed after the bank batch")
 
     monkeypatch.setattr(PayoutStore, "record_paid", crash)

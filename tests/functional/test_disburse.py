@@ -94,7 +94,7 @@ def test_a_crash_after_the_bank_paid_is_retried_without_paying_again(
     app = signed_application(repo, tier="A", seed=104)
     original = PayoutStore.record_paid
 
-    def crash(self: PayoutStore, paid: Any) -> None:
+    def crash(self: PayoutStore, paid: Any, **kwargs: Any) -> None:
         raise RuntimeError("Lambda killed after the transfer")
 
     monkeypatch.setattr(PayoutStore, "record_paid", crash)

@@ -86,3 +86,35 @@ def test_owner_check_hides_other_users_records(repo: ApplicationRepository, draf
     assert repo.get_for_owner(draft.id, "user-1").id == draft.id
     with pytest.raises(ApplicationNotFound):
         repo.get_for_owner(draft.id, "user-2")
+
+
+def test_advance_changes_the_status_without_unsealing_personal_data(
+    repo: ApplicationRepository, draft: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loanflow import pii
+
+    def no_decrypt(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("advance must not unseal personal data")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pii, "decrypt", no_decrypt)
+        assert repo.advance(
+            draft.id, S.SUBMITTED, actor="batch", reason="bulk", set_fields={"extra.k": "v"}
+        )
+        assert not repo.advance(draft.id, S.SUBMITTED, actor="batch")  # a repeat changes nothing
+        with pytest.raises(InvalidTransition):
+            repo.advance(draft.id, S.FUNDED, actor="batch")
+    app = repo.get(draft.id)
+    assert (app.status, app.version, app.extra["k"]) == (S.SUBMITTED, 2, "v")
+    timeline = repo.timeline(draft.id)
+    assert [(e.from_status, e.to_status, e.actor) for e in timeline][-1] == (
+        S.DRAFT,
+        S.SUBMITTED,
+        "batch",
+    )
+    assert len(timeline) == 2
+
+
+def test_advance_of_an_unknown_application_is_not_found(repo: ApplicationRepository) -> None:
+    with pytest.raises(ApplicationNotFound):
+        repo.advance("app_missing", S.SUBMITTED, actor="batch")

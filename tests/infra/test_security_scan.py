@@ -102,13 +102,17 @@ def test_functions_that_call_a_partner_have_bounded_concurrency() -> None:  # CK
         assert 1 <= reserved <= 50, name
 
 
-def test_functions_are_invoked_only_synchronously_or_from_queues() -> None:  # CKV_AWS_116
-    sources = {
-        event["Type"]
-        for function in functions().values()
-        for event in (function["Properties"].get("Events") or {}).values()
-    }
-    assert sources <= {"HttpApi", "SQS"}
+def test_functions_invoked_asynchronously_have_a_dlq_and_the_rest_are_not() -> None:  # CKV_AWS_116
+    for name, function in functions().items():
+        properties = function["Properties"]
+        sources = {event["Type"] for event in (properties.get("Events") or {}).values()}
+        if sources - {"HttpApi", "SQS"}:
+            assert sources <= {"EventBridgeRule"}, name
+            assert properties["DeadLetterQueue"]["Type"] == "SQS", name
+            assert properties["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1, name
+            for event in properties["Events"].values():
+                assert "Arn" in event["Properties"]["DeadLetterConfig"], name
+                assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] > 0, name
 
 
 def test_every_queue_is_encrypted_and_every_source_queue_has_a_dlq() -> None:  # CKV_AWS_27

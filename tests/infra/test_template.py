@@ -129,3 +129,50 @@ def test_every_consumed_queue_has_a_dlq_and_every_dlq_an_alarm() -> None:
         assert "RedrivePolicy" in resources[name]["Properties"], f"{name} has no DLQ"
     for name in queues - consumed:
         assert name in alarmed, f"{name} collects failures but no alarm watches it"
+
+
+def test_an_ended_execution_reaches_the_function_that_fails_its_application() -> None:
+    # given the rule that AWS evaluates on Step Functions' status-change events
+    resources = template()["Resources"]
+    function = resources["ExecutionEndedFunction"]["Properties"]
+    (event,) = function["Events"].values()
+    rule = event["Properties"]
+
+    assert event["Type"] == "EventBridgeRule"
+    assert rule["Pattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {
+            "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+            "stateMachineArn": [{"Ref": "LoanApplicationStateMachine"}],
+        },
+    }
+    assert function["CodeUri"] == "functions/execution_ended/"
+    # what cannot be delivered or handled is kept, and watched
+    queue = {"Fn::GetAtt": ["ExecutionEndedDeadLetterQueue", "Arn"]}
+    assert rule["DeadLetterConfig"] == {"Arn": queue}
+    assert rule["RetryPolicy"]["MaximumEventAgeInSeconds"] == 86400
+    assert function["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": queue}
+    alarm = resources["ExecutionEndedDeadLetterAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["ExecutionEndedDeadLetterQueue", "QueueName"]
+    }
+    # only EventBridge, and only this rule, may park events on the queue
+    (statement,) = resources["ExecutionEndedDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert (
+        rule["RuleName"]["Fn::Sub"]
+        in statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    )
+
+
+def test_the_ended_execution_function_reads_and_writes_only_the_table() -> None:
+    policies = template()["Resources"]["ExecutionEndedFunction"]["Properties"]["Policies"]
+
+    assert policies == [
+        {"DynamoDBCrudPolicy": {"TableName": {"Ref": "LoanflowTable"}}},
+        {"KMSDecryptPolicy": {"KeyId": {"Ref": "PiiKey"}}},
+    ]

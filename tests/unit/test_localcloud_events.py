@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -12,8 +15,12 @@ import pytest
 from moto import mock_aws
 
 from localcloud.events import (
+    ExecutionWatcher,
     SqsPoller,
+    event_rules,
+    execution_status_event,
     failed_message_ids,
+    matches,
     scheduled_event,
     schedules,
     sqs_event,
@@ -232,3 +239,284 @@ def test_schedules_from_function_events_and_scheduler_resources() -> None:
     assert event["detail-type"] == "Scheduled Event"
     assert event["source"] == "aws.events"
     assert event["time"] == "1970-01-01T00:00:00Z"
+
+
+# -- EventBridge events of ended executions ----------------------------------------------------
+
+EXECUTIONS_TEMPLATE = """
+Resources:
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Boom
+        States:
+          Boom: {Type: Fail, Error: Broken, Cause: it broke}
+  Other:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Boom
+        States:
+          Boom: {Type: Fail, Error: Broken, Cause: elsewhere}
+  Fine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Done
+        States:
+          Done: {Type: Pass, End: true}
+  Slow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Wait
+        States:
+          Wait: {Type: Wait, Seconds: 600, End: true}
+  Cleaner:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/cleaner/
+      EventInvokeConfig: {MaximumRetryAttempts: 1}
+      Events:
+        Ended:
+          Type: EventBridgeRule
+          Properties:
+            RuleName: flow-ended
+            Pattern:
+              source: [aws.states]
+              detail-type: [Step Functions Execution Status Change]
+              detail:
+                status: [FAILED, TIMED_OUT, ABORTED]
+                stateMachineArn: [!Ref Flow]
+  Auditor:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: functions/auditor/}
+  AuditRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [aws.states], detail: {status: [ABORTED]}}
+      Targets: [{Id: audit, Arn: !GetAtt Auditor.Arn}]
+  Nightly:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(1 day)
+      Targets: [{Id: audit, Arn: !GetAtt Auditor.Arn}]
+"""
+
+
+class Target:
+    """Functions behind the rules: records each event, fails the first ``failures`` calls."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, function: str, event: dict[str, Any]) -> Outcome:
+        self.events.append((function, event))
+        if len(self.events) <= self.failures:
+            return Outcome(b'{"errorType": "Sandbox.Timedout"}', "Unhandled")
+        return Outcome(b"{}")
+
+    def got(self) -> list[tuple[str, str, str]]:
+        return [(f, e["detail"]["name"], e["detail"]["status"]) for f, e in self.events]
+
+
+@pytest.fixture
+def executions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
+    from moto.core.config import default_user_config
+
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", True)
+    with mock_aws():
+        yield provision(parse_template(EXECUTIONS_TEMPLATE))
+
+
+def run(resources: Resources, machine: str, name: str, *, stop: bool = False) -> str:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.start_execution(
+        stateMachineArn=resources.arns[machine], name=name, input=json.dumps({"id": name})
+    )["executionArn"]
+    if stop:
+        sfn.stop_execution(executionArn=arn)
+    deadline = time.monotonic() + 10
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"{name} is still running"
+        time.sleep(0.02)
+    return arn
+
+
+def watcher(resources: Resources, target: Target, delivered: set[str] | None = None):
+    return ExecutionWatcher.for_template(
+        parse_template(EXECUTIONS_TEMPLATE),
+        resources,
+        boto3.client("stepfunctions", region_name="us-east-1"),
+        target,
+        delivered=delivered,
+    )
+
+
+def test_rules_with_event_patterns_come_from_function_events_and_rule_resources() -> None:
+    template = parse_template(EXECUTIONS_TEMPLATE)
+    resources = plan(template)
+
+    rules = {rule.name: rule for rule in event_rules(template, resources)}
+
+    assert set(rules) == {"flow-ended", "loanflow-AuditRule"}  # not the scheduled rule
+    cleaner = rules["flow-ended"]
+    assert cleaner.function == "loanflow-Cleaner"
+    assert cleaner.max_retries == 1
+    assert cleaner.pattern["detail"]["stateMachineArn"] == [resources.arns["Flow"]]
+    assert rules["loanflow-AuditRule"].function == "loanflow-Auditor"
+    assert rules["loanflow-AuditRule"].max_retries == 2
+
+
+def ended_event(**detail: Any) -> dict[str, Any]:
+    return {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"status": "FAILED", "stateMachineArn": "arn:sm:Flow", **detail},
+    }
+
+
+LOAN_RULE = {
+    "source": ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": ["arn:sm:Flow"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event", "expected"),
+    [
+        (LOAN_RULE, ended_event(), True),
+        (LOAN_RULE, ended_event(status="TIMED_OUT"), True),
+        (LOAN_RULE, ended_event(status="SUCCEEDED"), False),
+        (LOAN_RULE, ended_event(stateMachineArn="arn:sm:Other"), False),
+        (LOAN_RULE, {**ended_event(), "source": "aws.events"}, False),
+        (LOAN_RULE, {**ended_event(), "detail-type": "Scheduled Event"}, False),
+        (LOAN_RULE, {"source": "aws.states", "detail-type": LOAN_RULE["detail-type"][0]}, False),
+        ({"detail": {"stateMachineArn": [{"prefix": "arn:sm:"}]}}, ended_event(), True),
+        ({"detail": {"error": [{"exists": False}]}}, ended_event(), True),
+        ({"detail": {"error": [{"exists": True}]}}, ended_event(), False),
+        ({"resources": ["arn:x"]}, {"resources": ["arn:y", "arn:x"]}, True),
+        ({"detail": {"status": [{"anything-but": "SUCCEEDED"}]}}, ended_event(), False),
+    ],
+)
+def test_event_pattern_matching(pattern: Any, event: Any, expected: bool) -> None:
+    assert matches(pattern, event) is expected
+
+
+def test_the_event_has_the_shape_aws_sends() -> None:
+    resources = plan(parse_template(EXECUTIONS_TEMPLATE))
+    started = datetime(2026, 12, 3, 8, 42, 16, 847000, tzinfo=UTC)
+    description = {
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:loanflow-Flow:app_1",
+        "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:loanflow-Flow",
+        "name": "app_1",
+        "status": "FAILED",
+        "startDate": started,
+        "stopDate": started + timedelta(seconds=5),
+        "input": '{"id": "app_1"}',
+        "error": "States.Runtime",
+        "cause": "bad JSONPath",
+    }
+
+    event = execution_status_event(description, resources, now=0)
+
+    assert {
+        key: event[key] for key in ("version", "source", "detail-type", "account", "region")
+    } == {
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "account": "123456789012",
+        "region": "us-east-1",
+    }
+    assert event["time"] == "2026-12-03T08:42:21Z"  # when it stopped
+    assert event["resources"] == [description["executionArn"]]
+    assert event["id"]
+    assert event["detail"] == {
+        "executionArn": description["executionArn"],
+        "stateMachineArn": description["stateMachineArn"],
+        "name": "app_1",
+        "status": "FAILED",
+        "startDate": 1796287336847,
+        "stopDate": 1796287341847,
+        "input": '{"id": "app_1"}',
+        "inputDetails": {"included": True},
+        "output": None,
+        "outputDetails": None,
+        "error": "States.Runtime",
+        "cause": "bad JSONPath",
+    }
+
+
+def test_each_ended_execution_reaches_the_rules_it_matches_once(executions: Resources) -> None:
+    # given a failed execution of Flow, one of Other, a succeeded one and a stopped one
+    failed = run(executions, "Flow", "app_1")
+    run(executions, "Other", "app_2")
+    run(executions, "Fine", "app_3")
+    run(executions, "Slow", "app_4", stop=True)
+    target = Target()
+    watching = watcher(executions, target)
+
+    watching.poll_once()
+    watching.poll_once()
+
+    assert sorted(target.got()) == [
+        ("loanflow-Auditor", "app_4", "ABORTED"),
+        ("loanflow-Cleaner", "app_1", "FAILED"),
+    ]
+    (event,) = [e for f, e in target.events if f == "loanflow-Cleaner"]
+    assert event["detail"]["executionArn"] == failed
+    assert (event["detail"]["error"], event["detail"]["cause"]) == ("Broken", "it broke")
+    assert json.loads(event["detail"]["input"]) == {"id": "app_1"}
+
+
+def test_a_restarted_watcher_does_not_deliver_again(executions: Resources) -> None:
+    run(executions, "Flow", "app_1")
+    delivered: set[str] = set()
+    first, second = Target(), Target()
+    watcher(executions, first, delivered).poll_once()
+
+    # when the watcher is started again in the same cloud, and another execution fails
+    run(executions, "Flow", "app_5")
+    watcher(executions, second, delivered).poll_once()
+
+    assert first.got() == [("loanflow-Cleaner", "app_1", "FAILED")]
+    assert second.got() == [("loanflow-Cleaner", "app_5", "FAILED")]
+
+
+def test_a_failed_invocation_is_retried_as_lambda_retries_asynchronous_ones(
+    executions: Resources,
+) -> None:
+    run(executions, "Flow", "app_1")
+    target = Target(failures=5)
+    watching = watcher(executions, target)
+
+    for _ in range(4):
+        watching.poll_once()
+
+    # Cleaner's EventInvokeConfig allows 1 retry: two invocations, then the event is given up
+    assert target.got() == [("loanflow-Cleaner", "app_1", "FAILED")] * 2
+
+
+def test_the_watcher_runs_in_a_thread_and_stops(executions: Resources) -> None:
+    run(executions, "Flow", "app_1")
+    target = Target()
+    watching = ExecutionWatcher.for_template(
+        parse_template(EXECUTIONS_TEMPLATE),
+        executions,
+        boto3.client("stepfunctions", region_name="us-east-1"),
+        target,
+        interval_s=0.05,
+    )
+
+    watching.start()
+    deadline = time.monotonic() + 10
+    while not target.events and time.monotonic() < deadline:
+        time.sleep(0.02)
+    watching.stop()
+
+    assert target.got() == [("loanflow-Cleaner", "app_1", "FAILED")]
+    assert not any(t.name == "eventbridge:executions" for t in threading.enumerate())

@@ -173,11 +173,11 @@ def test_every_signed_loan_is_paid_exactly_once_under_a_failing_bank(
     original = PayoutStore.record_paid
     crashed: list[str] = []
 
-    def crash_once(self: PayoutStore, paid: Any) -> None:
+    def crash_once(self: PayoutStore, paid: Any, **kwargs: Any) -> set[str]:
         if not crashed:
             crashed.append(paid[0][0].id)
             raise RuntimeError("Lambda killed after the bank paid")
-        original(self, paid)
+        return original(self, paid, **kwargs)
 
     monkeypatch.setattr(PayoutStore, "record_paid", crash_once)
     ids = []

@@ -2,7 +2,8 @@
 
 Start order: the partner simulators (their URLs are template parameters), the Lambda runtime's
 Invoke endpoint, the moto server (which forwards Invoke there), the template's resources, the
-functions' worker pools, the HTTP front with its JWT issuer, the SQS pollers and the schedules.
+functions' worker pools, the HTTP front with its JWT issuer, the SQS pollers, the schedules and
+the watcher that turns ended executions into EventBridge events.
 ``stop()`` undoes it in reverse and leaves no process, thread or port behind.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 import boto3
 
 from localcloud import auth, motoserver
-from localcloud.events import Scheduler, SqsPoller, schedules, sqs_sources
+from localcloud.events import ExecutionWatcher, Scheduler, SqsPoller, schedules, sqs_sources
 from localcloud.gateway import HttpFront, http_routes
 from localcloud.httpserver import Server
 from localcloud.provision import Resources, provision
@@ -92,6 +93,9 @@ class LocalCloud:
         self._poller_threads: list[threading.Thread] = []
         self._stop_polling = threading.Event()
         self._scheduler: Scheduler | None = None
+        self._watcher: ExecutionWatcher | None = None
+        self._delivered_events: set[str] = set()
+        """EventBridge deliveries made in this cloud: a restarted watcher does not repeat them."""
         self._stopped = False
 
     # -- addresses ---------------------------------------------------------------------------------
@@ -202,6 +206,7 @@ class LocalCloud:
             options.payout_interval_s,
         )
         self._scheduler.start()
+        self._start_watcher()
         auth.CloudInfo(self.url, os.getpid()).save(options.state_dir)
 
     def _start_simulators(self) -> dict[str, str]:
@@ -275,12 +280,32 @@ class LocalCloud:
         self.stop_pollers()
         self._start_pollers()
 
+    def _start_watcher(self) -> None:
+        assert self.resources is not None
+        assert self.runtime is not None
+        self._watcher = ExecutionWatcher.for_template(
+            self.template,
+            self.resources,
+            self.client("stepfunctions"),
+            self.runtime.invoke,
+            delivered=self._delivered_events,
+        )
+        self._watcher.start()
+
+    def restart_watcher(self) -> None:
+        """Stop the ended-execution watcher and start a fresh one (what it delivered stays so)."""
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._start_watcher()
+
     def stop(self) -> None:
         """Stop everything; safe to call twice and after a failed start."""
         if self._stopped:
             return
         self._stopped = True
         self._stop_polling.set()
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._scheduler is not None:
             self._scheduler.stop()
         for thread in self._poller_threads:

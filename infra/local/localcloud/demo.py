@@ -63,7 +63,13 @@ TokenFor = Callable[[str, tuple[str, ...]], str]
 
 
 class Driver:
-    """Drives applicants through one local cloud's HTTP API."""
+    """Drives applicants through one local cloud's HTTP API.
+
+    ``decision_timeout_s`` is generous (3 minutes, the seed's own reference for funding): on a
+    loaded machine a workflow task can time out at 30 s and be retried, so a decision may take
+    more than a minute without anything being wrong; an execution that really ended without an
+    outcome fails its application (``ExecutionEndedFunction``), which the demo then reports.
+    """
 
     def __init__(
         self,
@@ -71,7 +77,7 @@ class Driver:
         token_for: TokenFor,
         *,
         poll_s: float = 0.5,
-        decision_timeout_s: float = 60.0,
+        decision_timeout_s: float = 180.0,
         funds_timeout_s: float = 60.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")

@@ -10,6 +10,12 @@ messages stay; an answer naming an unknown or empty ``itemIdentifier`` fails the
 Schedules (function ``Schedule``/``ScheduleV2`` events, ``AWS::Scheduler::Schedule``,
 ``AWS::Events::Rule`` with a ScheduleExpression) fire every ``interval_s`` seconds locally, whatever
 their expression says, with an asynchronous invocation.
+
+Step Functions' EventBridge events, which moto does not emit: :class:`ExecutionWatcher` lists the
+template's state machines' executions that ended FAILED, TIMED_OUT or ABORTED about once a second,
+builds for each the "Step Functions Execution Status Change" event AWS would send, and invokes every
+function whose EventBridge rule pattern (function ``EventBridgeRule``/``CloudWatchEvent`` events,
+``AWS::Events::Rule`` with an EventPattern) matches it — once per rule and execution.
 """
 
 from __future__ import annotations
@@ -394,3 +400,289 @@ class Scheduler:
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=30)
+
+
+# -- EventBridge: Step Functions execution status changes -----------------------------------------
+
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+ENDED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+"""The ends the watcher reports (RUNNING and SUCCEEDED are not watched)."""
+_STATE_MACHINE_TYPES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule with an event pattern whose target is a function of the template."""
+
+    name: str
+    function: str
+    pattern: dict[str, Any]
+    max_retries: int = 2
+    """Lambda retries a failed asynchronous invocation (``EventInvokeConfig``; default 2)."""
+
+
+def _pattern(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else None
+
+
+def event_rules(template: dict[str, Any], resources: Resources) -> list[EventRule]:
+    """Every enabled event-pattern rule that targets a function of the template."""
+    declared = template.get("Resources") or {}
+    functions = _function_by_arn(resources)
+    found: list[EventRule] = []
+    for logical_id, resource in declared.items():
+        if logical_id not in resources.names:
+            continue
+        resource_type = resource.get("Type")
+        properties = resource.get("Properties") or {}
+        if resource_type in _FUNCTION_TYPES:
+            invoke_config = resources.resolve(properties.get("EventInvokeConfig") or {})
+            retries = int(invoke_config.get("MaximumRetryAttempts", 2))
+            for event_id, event in (properties.get("Events") or {}).items():
+                if event.get("Type") not in ("EventBridgeRule", "CloudWatchEvent"):
+                    continue
+                spec = resources.resolve(event.get("Properties") or {})
+                pattern = _pattern(spec.get("Pattern"))
+                if pattern is None or not _enabled(spec):
+                    continue
+                name = str(spec.get("RuleName") or f"{logical_id}{event_id}")
+                found.append(EventRule(name, resources.names[logical_id], pattern, retries))
+        elif resource_type == "AWS::Events::Rule":
+            spec = resources.resolve(properties)
+            pattern = _pattern(spec.get("EventPattern"))
+            if pattern is None or spec.get("State") == "DISABLED":
+                continue
+            for target in spec.get("Targets") or []:
+                if target.get("Arn") in functions:
+                    found.append(
+                        EventRule(resources.names[logical_id], functions[target["Arn"]], pattern)
+                    )
+    return found
+
+
+def _enabled(spec: dict[str, Any]) -> bool:
+    return spec.get("Enabled", True) not in (False, "false") and spec.get("State") != "DISABLED"
+
+
+def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge content filtering, the part templates use here: every field of the pattern must
+    match; a mapping matches the event's mapping field by field; a list matches when the event's
+    value (or one of its values, for a list) equals one of its values or satisfies one of its
+    ``{"prefix": …}`` / ``{"exists": true|false}`` filters. Any other filter does not match."""
+    for key, expected in pattern.items():
+        present = key in event
+        value = event.get(key)
+        if isinstance(expected, dict):
+            if not isinstance(value, dict) or not matches(expected, value):
+                return False
+        elif isinstance(expected, list):
+            if not any(_value_matches(item, value, present) for item in expected):
+                return False
+        else:
+            raise ValueError(f"an event pattern's {key!r} must be a list or an object")
+    return True
+
+
+def _value_matches(filter_: Any, value: Any, present: bool) -> bool:
+    if isinstance(filter_, dict):
+        if set(filter_) == {"exists"}:
+            return bool(filter_["exists"]) == present
+        if set(filter_) == {"prefix"} and present:
+            values = value if isinstance(value, list) else [value]
+            return any(isinstance(v, str) and v.startswith(filter_["prefix"]) for v in values)
+        return False
+    if not present:
+        return False
+    values = value if isinstance(value, list) else [value]
+    return filter_ in values
+
+
+def _epoch_ms(moment: Any) -> int | None:
+    return int(moment.timestamp() * 1000) if isinstance(moment, datetime) else None
+
+
+def execution_status_event(
+    execution: dict[str, Any], resources: Resources, now: float | None = None
+) -> dict[str, Any]:
+    """The event AWS puts on the default bus when an execution changes status (``execution`` is a
+    DescribeExecution answer); its time is the execution's stop date (else ``now``)."""
+    moment = execution.get("stopDate")
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    output = execution.get("output")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": EXECUTION_STATUS_CHANGE,
+        "source": "aws.states",
+        "account": resources.account_id,
+        "time": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": resources.region,
+        "resources": [execution["executionArn"]],
+        "detail": {
+            "executionArn": execution["executionArn"],
+            "stateMachineArn": execution["stateMachineArn"],
+            "name": execution["name"],
+            "status": execution["status"],
+            "startDate": _epoch_ms(execution.get("startDate")),
+            "stopDate": _epoch_ms(execution.get("stopDate")),
+            "input": execution.get("input"),
+            "inputDetails": {"included": True},
+            "output": output,
+            "outputDetails": {"included": True} if output is not None else None,
+            "error": execution.get("error"),
+            "cause": execution.get("cause"),
+        },
+    }
+
+
+def _may_match_step_functions(rule: EventRule) -> bool:
+    """Whether the rule's ``source`` lets a Step Functions event through (others are not watched)."""
+    source = {"source": rule.pattern["source"]} if "source" in rule.pattern else {}
+    return matches(source, {"source": "aws.states"})
+
+
+@dataclass
+class _Pending:
+    rule: EventRule
+    event: dict[str, Any]
+    attempts: int = 0
+
+
+class ExecutionWatcher:
+    """Turns ended executions into EventBridge deliveries (``start``/``stop``, ``poll_once`` in tests).
+
+    ``delivered`` holds ``<rule>|<execution arn>`` of every delivery made (or given up): the cloud
+    keeps it, so a watcher started again in the same cloud does not deliver an event twice. A failed
+    invocation is tried again on the next polls, up to the rule's ``max_retries`` (Lambda's retries
+    of an asynchronous invocation), then logged and dropped (on AWS: the function's DLQ).
+    """
+
+    def __init__(
+        self,
+        stepfunctions: Any,
+        state_machines: list[str],
+        rules: list[EventRule],
+        resources: Resources,
+        invoke: Invoker,
+        *,
+        interval_s: float = 1.0,
+        delivered: set[str] | None = None,
+    ) -> None:
+        self.stepfunctions = stepfunctions
+        self.state_machines = state_machines
+        self.rules = [rule for rule in rules if _may_match_step_functions(rule)]
+        self.resources = resources
+        self.invoke = invoke
+        self.interval_s = interval_s
+        self.delivered = delivered if delivered is not None else set()
+        self.deliveries = 0
+        self._pending: dict[str, _Pending] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_template(
+        cls,
+        template: dict[str, Any],
+        resources: Resources,
+        stepfunctions: Any,
+        invoke: Invoker,
+        **options: Any,
+    ) -> ExecutionWatcher:
+        machines = [
+            resources.arns[logical_id]
+            for logical_id, resource_type in resources.types.items()
+            if resource_type in _STATE_MACHINE_TYPES and logical_id not in resources.failures
+        ]
+        return cls(
+            stepfunctions, machines, event_rules(template, resources), resources, invoke, **options
+        )
+
+    def ended_executions(self) -> list[dict[str, Any]]:
+        """ListExecutions entries of every watched state machine that ended FAILED/TIMED_OUT/ABORTED."""
+        found: list[dict[str, Any]] = []
+        for machine in self.state_machines:
+            for status in ENDED_STATUSES:
+                paginator = self.stepfunctions.get_paginator("list_executions")
+                for page in paginator.paginate(stateMachineArn=machine, statusFilter=status):
+                    found.extend(page.get("executions", []))
+        return found
+
+    def poll_once(self) -> int:
+        """Deliver the events of executions that ended since the last poll; how many were invoked."""
+        if not self.rules:
+            return 0
+        for listed in self.ended_executions():
+            arn = listed["executionArn"]
+            waiting = [
+                rule
+                for rule in self.rules
+                if f"{rule.name}|{arn}" not in self.delivered
+                and f"{rule.name}|{arn}" not in self._pending
+            ]
+            if not waiting:
+                continue
+            description = self.stepfunctions.describe_execution(executionArn=arn)
+            event = execution_status_event(description, self.resources)
+            for rule in waiting:
+                key = f"{rule.name}|{arn}"
+                if matches(rule.pattern, event):
+                    self._pending[key] = _Pending(rule, event)
+                else:
+                    self.delivered.add(key)  # judged once, as EventBridge does on the event
+        invoked = 0
+        for key, pending in list(self._pending.items()):
+            invoked += 1
+            if self._deliver(pending):
+                del self._pending[key]
+                self.delivered.add(key)
+        return invoked
+
+    def _deliver(self, pending: _Pending) -> bool:
+        """One invocation; True when the event is done with (handled, or retries used up)."""
+        pending.attempts += 1
+        self.deliveries += 1
+        outcome = self.invoke(pending.rule.function, pending.event)
+        if not getattr(outcome, "function_error", None):
+            return True
+        payload = getattr(outcome, "payload", b"")
+        if pending.attempts > pending.rule.max_retries:
+            log.error(
+                "rule %s: %s failed on %s %d times, dropped: %s",
+                pending.rule.name,
+                pending.rule.function,
+                pending.event["detail"].get("executionArn"),
+                pending.attempts,
+                payload[:500],
+            )
+            return True
+        log.warning(
+            "rule %s: %s failed, will retry: %s",
+            pending.rule.name,
+            pending.rule.function,
+            payload[:500],
+        )
+        return False
+
+    def start(self) -> None:
+        if not self.rules or not self.state_machines:
+            return
+        self._thread = threading.Thread(target=self._run, name="eventbridge:executions")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.poll_once()
+            except Exception:  # the watcher keeps watching, as EventBridge keeps delivering
+                if self._stop.is_set():
+                    return
+                log.exception("watching executions failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=30)

@@ -10,14 +10,18 @@ Keys: ``PK = LOAN#<loan_id>``, ``SK = LEDGER#DISBURSEMENT#1`` (debit) and ``…#
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from loanflow.concurrency import in_parallel
+
 LOAN_RECEIVABLE = "loan_receivable"
 CASH = "cash"
 LEDGER_PREFIX = "LEDGER#"
+BATCH_WRITE_LIMIT = 25  # items per BatchWriteItem request (DynamoDB's limit)
 
 
 def loan_pk(loan_id: str) -> str:
@@ -64,12 +68,31 @@ class Ledger:
     def __init__(self, table: Any) -> None:
         self.table = table
 
-    def record(self, disbursements: Iterable[Disbursement]) -> None:
-        """Book each disbursement (idempotent: the same loan always maps to the same two lines)."""
-        with self.table.batch_writer(overwrite_by_pkeys=["PK", "SK"]) as batch:
-            for d in disbursements:
-                for line in journal_lines(d):
-                    batch.put_item(Item=line)
+    def record(self, disbursements: Iterable[Disbursement], *, workers: int = 1) -> None:
+        """Book each disbursement (idempotent: the same loan always maps to the same two lines).
+
+        The lines go out as BatchWriteItem requests of 25, ``workers`` requests at a time.
+        """
+        lines = {(line["PK"], line["SK"]): line for d in disbursements for line in journal_lines(d)}
+        items = list(lines.values())
+        chunks = [
+            items[start : start + BATCH_WRITE_LIMIT]
+            for start in range(0, len(items), BATCH_WRITE_LIMIT)
+        ]
+        in_parallel(self._write, chunks, workers=workers)
+
+    def _write(self, items: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem, with what DynamoDB left unprocessed sent again (backing off)."""
+        client = self.table.meta.client  # thread-safe, unlike the Table resource
+        requests = {self.table.name: [{"PutRequest": {"Item": item}} for item in items]}
+        for attempt in range(8):
+            answer = client.batch_write_item(RequestItems=requests)
+            requests = answer.get("UnprocessedItems") or {}
+            if not requests:
+                return
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        left = sum(len(r) for r in requests.values())
+        raise RuntimeError(f"DynamoDB left {left} ledger writes unprocessed")
 
     def lines_for(self, loan_id: str) -> list[dict[str, Any]]:
         answer = self.table.query(

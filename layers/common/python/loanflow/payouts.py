@@ -24,12 +24,13 @@ GSI2SK=<due ISO time>#<loan_id>``; run lease ``PK=PAYOUT#RUN, SK=LEASE``.
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
@@ -46,6 +47,7 @@ from loanflow.bank import (
     TransferRejected,
     idempotency_key,
 )
+from loanflow.concurrency import in_parallel
 from loanflow.dynamo import from_item, to_item
 from loanflow.errors import ConcurrentModification, InvalidTransition, NotFound
 from loanflow.ids import new_id
@@ -71,6 +73,12 @@ class PayoutSettings(BaseSettings):
     retry_delay_s: int = Field(default=30, ge=0, description="Delay before a requeued payout")
     rounds: int = Field(default=3, ge=1, description="Send rounds per batch run")
     batch_limit: int = Field(default=20_000, ge=1, description="Payouts taken by one run")
+    workers: int = Field(
+        default=16,
+        ge=1,
+        le=128,
+        description="Loans a batch run reads/writes at once (PAYOUT_WORKERS)",
+    )
 
 
 class LoanNotFound(NotFound):
@@ -124,6 +132,9 @@ class PayoutStore:
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
         self.table = (dynamodb or aws.resource("dynamodb")).Table(table_name)
+        # Per-loan writes of a batch run come from several threads: they use the (thread-safe)
+        # client, which takes plain Python values like the Table resource does.
+        self.client = self.table.meta.client
         self.ledger = Ledger(self.table)
 
     # --- loans ---------------------------------------------------------------------------------
@@ -210,37 +221,107 @@ class PayoutStore:
         )
         return int(answer["Attributes"].get("payout_attempts", 0)) > 0
 
-    def record_paid(self, paid: Sequence[tuple[LoanRecord, TransferReceipt]]) -> None:
-        """Book the ledger, then mark each loan SENT and move it to the funding queue."""
+    def orders_for(self, records: Sequence[LoanRecord], *, workers: int = 1) -> list[TransferOrder]:
+        """Each loan's transfer order (one KMS decryption per loan, ``workers`` at a time)."""
+        return in_parallel(self.order_for, records, workers=workers)
+
+    def record_paid(
+        self,
+        paid: Sequence[tuple[LoanRecord, TransferReceipt]],
+        *,
+        workers: int = 1,
+        funding: Mapping[str, list[dict[str, Any]]] | None = None,
+    ) -> set[str]:
+        """Book the ledger, then mark each loan SENT.
+
+        A loan with entries in ``funding`` (its application's FUNDED transition, from
+        :meth:`Payouts.funding_items`) is settled in one transaction with them: SENT, off every
+        queue, application FUNDED. Any other loan — or one whose transaction is refused because its
+        application changed meanwhile — goes to the funding queue, which the batch run drains
+        (``finish_funding``). Returns the ids of the loans settled with their application.
+        """
         self.ledger.record(
-            Disbursement(r.id, receipt.amount, receipt.transfer_id, receipt.executed_at)
-            for r, receipt in paid
+            (
+                Disbursement(r.id, receipt.amount, receipt.transfer_id, receipt.executed_at)
+                for r, receipt in paid
+            ),
+            workers=workers,
         )
-        for record, receipt in paid:
-            sent_at = _parse_time(receipt.executed_at)
-            try:
-                self.table.update_item(
-                    Key={"PK": loan_pk(record.id), "SK": LOAN_SK},
-                    UpdateExpression=(
-                        "SET payout_status = :sent, funds_sent_at = :at, transfer_id = :t, "
-                        "in_doubt = :no, GSI2PK = :q, GSI2SK = :qs"
-                    ),
-                    ConditionExpression="payout_status <> :sent",
-                    ExpressionAttributeValues={
-                        ":sent": PayoutStatus.SENT.value,
-                        ":at": _iso(sent_at),
-                        ":t": receipt.transfer_id,
-                        ":no": False,
-                        ":q": QUEUE_FUNDING,
-                        ":qs": f"{_iso(sent_at)}#{record.id}",
-                    },
-                )
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-            record.loan.payout_status = PayoutStatus.SENT
-            record.loan.funds_sent_at = sent_at
-            record.transfer_id = receipt.transfer_id
+        funding = funding or {}
+
+        def settle(entry: tuple[LoanRecord, TransferReceipt]) -> bool:
+            record, receipt = entry
+            items = funding.get(record.id)
+            if items and self._settle(record, receipt, items):
+                return True
+            self._mark_sent(entry)
+            return False
+
+        settled = in_parallel(settle, paid, workers=workers)
+        return {record.id for (record, _), done in zip(paid, settled, strict=True) if done}
+
+    def _mark_sent(self, paid: tuple[LoanRecord, TransferReceipt]) -> None:
+        """SENT, and on the funding queue until its application is FUNDED."""
+        record, receipt = paid
+        sent_at = _parse_time(receipt.executed_at)
+        try:
+            self.client.update_item(
+                TableName=self.table.name,
+                Key={"PK": loan_pk(record.id), "SK": LOAN_SK},
+                UpdateExpression=(
+                    "SET payout_status = :sent, funds_sent_at = :at, transfer_id = :t, "
+                    "in_doubt = :no, GSI2PK = :q, GSI2SK = :qs"
+                ),
+                ConditionExpression="payout_status <> :sent",
+                ExpressionAttributeValues={
+                    ":sent": PayoutStatus.SENT.value,
+                    ":at": _iso(sent_at),
+                    ":t": receipt.transfer_id,
+                    ":no": False,
+                    ":q": QUEUE_FUNDING,
+                    ":qs": f"{_iso(sent_at)}#{record.id}",
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        record.loan.payout_status = PayoutStatus.SENT
+        record.loan.funds_sent_at = sent_at
+        record.transfer_id = receipt.transfer_id
+
+    def _settle(
+        self, record: LoanRecord, receipt: TransferReceipt, funding: list[dict[str, Any]]
+    ) -> bool:
+        """SENT and off the queues, in one transaction with the application's FUNDED change;
+        False when the transaction is refused (the loan was already SENT, the application moved)."""
+        sent_at = _parse_time(receipt.executed_at)
+        loan = {
+            "Update": {
+                "TableName": self.table.name,
+                "Key": {"PK": loan_pk(record.id), "SK": LOAN_SK},
+                "UpdateExpression": (
+                    "SET payout_status = :sent, funds_sent_at = :at, transfer_id = :t, "
+                    "in_doubt = :no REMOVE GSI2PK, GSI2SK"
+                ),
+                "ConditionExpression": "payout_status <> :sent",
+                "ExpressionAttributeValues": {
+                    ":sent": PayoutStatus.SENT.value,
+                    ":at": _iso(sent_at),
+                    ":t": receipt.transfer_id,
+                    ":no": False,
+                },
+            }
+        }
+        try:
+            self.client.transact_write_items(TransactItems=[loan, *funding])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            return False
+        record.loan.payout_status = PayoutStatus.SENT
+        record.loan.funds_sent_at = sent_at
+        record.transfer_id = receipt.transfer_id
+        return True
 
     def requeue(
         self, record: LoanRecord, *, error: str, in_doubt: bool, delay_s: int, counts: bool
@@ -292,7 +373,8 @@ class PayoutStore:
 
     def funded(self, record: LoanRecord) -> None:
         """The application knows it is FUNDED: the loan leaves the funding queue."""
-        self.table.update_item(
+        self.client.update_item(
+            TableName=self.table.name,
             Key={"PK": loan_pk(record.id), "SK": LOAN_SK},
             UpdateExpression="REMOVE GSI2PK, GSI2SK",
         )
@@ -503,6 +585,31 @@ def pay_instantly(
     return InstantResult(record, "sent")
 
 
+def hand_over(store: PayoutStore, application_id: str) -> LoanRecord | None:
+    """The workflow gave up on a DISBURSING application: its loan, if it has one, is the payouts'
+    to finish — never FAILED while the bank may have paid it.
+
+    A loan whose instant payout was interrupted (PENDING, or SENDING: maybe executed) joins the
+    batch queue *in doubt*, so the next run asks the bank before sending anything; a queued or sent
+    loan is already on its way to FUNDED. ``None`` when no loan was opened (nothing can have been
+    paid: the application may fail).
+    """
+    try:
+        record = store.get(loan_id_for(application_id))
+    except LoanNotFound:
+        return None
+    if record.loan.payout_status in (PayoutStatus.PENDING, PayoutStatus.SENDING):
+        store.requeue(
+            record,
+            error="the workflow ended during the instant payout",
+            in_doubt=True,
+            delay_s=0,
+            counts=False,
+        )
+        record = store.get(record.id)
+    return record
+
+
 # --- scheduled batch payouts -------------------------------------------------------------------
 
 
@@ -526,6 +633,20 @@ class RunReport:
         }
 
 
+class Funding(Protocol):
+    """What a batch run needs from the applications' side to settle a paid loan in one write."""
+
+    def funding_items(
+        self, paid: Sequence[tuple[LoanRecord, TransferReceipt]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Per loan id, the writes that move its application to FUNDED (absent: not possible)."""
+        ...
+
+    def funded_together(self, records: Sequence[LoanRecord]) -> None:
+        """These loans' applications became FUNDED with them."""
+        ...
+
+
 class BatchPayout:
     """One scheduled run: take the due payouts, pay them as bank batches, settle every outcome."""
 
@@ -538,8 +659,10 @@ class BatchPayout:
         *,
         on_paid: Callable[[LoanRecord], None] | None = None,
         on_failed: Callable[[LoanRecord, str], None] | None = None,
+        funding: Funding | None = None,
     ) -> None:
         self.store = store
+        self.funding = funding
         self.bank = bank
         self.dead_letters = dead_letters
         self.settings = settings
@@ -576,22 +699,30 @@ class BatchPayout:
 
     def finish_funding(self, report: RunReport) -> None:
         """Tell each paid loan's application (FUNDED); a crash here is finished by the next run."""
-        for record in self.store.queued(QUEUE_FUNDING, until=utcnow(), limit=100_000):
-            if self.on_paid is not None:
-                try:
-                    self.on_paid(record)
-                except (InvalidTransition, ConcurrentModification) as exc:
-                    logger.warning(
-                        "application not marked FUNDED yet; the next run tries again",
-                        extra={"loan_id": record.id, "cause": str(exc)},
-                    )
-                    continue
-            self.store.funded(record)
-            report.funded += 1
+        due = self.store.queued(QUEUE_FUNDING, until=utcnow(), limit=100_000)
+        done = in_parallel(self._finish_one, due, workers=self.settings.workers)
+        report.funded += sum(done)
+
+    def _finish_one(self, record: LoanRecord) -> bool:
+        if self.on_paid is not None:
+            try:
+                self.on_paid(record)
+            except (InvalidTransition, ConcurrentModification) as exc:
+                logger.warning(
+                    "application not marked FUNDED yet; the next run tries again",
+                    extra={"loan_id": record.id, "cause": str(exc)},
+                )
+                return False
+        self.store.funded(record)
+        return True
 
     def _pay(self, report: RunReport, due: list[LoanRecord], left_inflight: set[str]) -> None:
+        workers = self.settings.workers
         by_key = {r.key: r for r in due}
-        orders = {r.key: self.store.order_for(r) for r in due}
+        orders = {
+            r.key: order
+            for r, order in zip(due, self.store.orders_for(due, workers=workers), strict=True)
+        }
         doubtful = {r.key for r in due if r.in_doubt or r.id in left_inflight}
         pending = list(orders)
         for round_no in range(self.settings.rounds):
@@ -611,8 +742,16 @@ class BatchPayout:
                 outcome.rejected.update(sent.rejected)
                 outcome.retry.extend(sent.retry)
                 outcome.unknown.extend(sent.unknown)
-            self.store.record_paid([(by_key[k], r) for k, r in outcome.executed.items()])
-            report.paid += len(outcome.executed)
+            paid = [(by_key[k], r) for k, r in outcome.executed.items()]
+            together = self.store.record_paid(
+                paid,
+                workers=workers,
+                funding=self.funding.funding_items(paid) if self.funding and paid else None,
+            )
+            if self.funding is not None and together:
+                self.funding.funded_together([r for r, _ in paid if r.id in together])
+            report.paid += len(paid)
+            report.funded += len(together)
             for key, reason in outcome.rejected.items():
                 self._poison(report, by_key[key], reason)
             pending = outcome.retry + outcome.unknown
@@ -652,6 +791,8 @@ class BatchPayout:
 # --- wiring: the Disburse task, the batch run, and what they tell the application --------------
 
 ACTOR = "payouts"
+FUNDED_REASON = "the bank executed the transfer"
+_METRICS_LOCK = threading.Lock()
 INSTANT_TIERS = frozenset({"A"})
 
 
@@ -730,6 +871,7 @@ class Payouts:
             self.settings,
             on_paid=self.mark_funded,
             on_failed=self.failed,
+            funding=self,
         )
 
     def funded(self, record: LoanRecord) -> None:
@@ -740,21 +882,51 @@ class Payouts:
     def mark_funded(self, record: LoanRecord) -> None:
         """DISBURSING → FUNDED with the time the funds left and the time to funds."""
         sent_at = record.loan.funds_sent_at or utcnow()
-        self.repo.transition(
+        changed = self.repo.advance(
             record.loan.application_id,
             ApplicationStatus.FUNDED,
             actor=ACTOR,
-            reason="the bank executed the transfer",
-            set_fields={
-                "extra.funds_sent_at": _iso(sent_at),
-                "extra.time_to_funds_s": record.time_to_funds_s(),
-                "extra.transfer_id": record.transfer_id,
-            },
+            reason=FUNDED_REASON,
+            set_fields=_funded_fields(record, sent_at, record.transfer_id),
             details={"loan_id": record.id, "transfer_id": record.transfer_id},
         )
-        time_to_funds = record.time_to_funds_s()
-        if time_to_funds is not None:
-            metrics.add_metric(name="TimeToFunds", unit=MetricUnit.Seconds, value=time_to_funds)
+        if changed:
+            self.funded_together([record])
+
+    def funding_items(
+        self, paid: Sequence[tuple[LoanRecord, TransferReceipt]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """For the loans whose application is DISBURSING, its → FUNDED writes (one BatchGetItem
+        per 100 loans reads the versions; nothing personal is unsealed)."""
+        current = self.repo.statuses(record.loan.application_id for record, _ in paid)
+        items: dict[str, list[dict[str, Any]]] = {}
+        for record, receipt in paid:
+            status, version = current.get(record.loan.application_id, (None, 0))
+            if status != ApplicationStatus.DISBURSING:
+                continue  # FUNDED already, or changed: the funding queue settles it
+            items[record.id] = self.repo.transition_items(
+                record.loan.application_id,
+                from_status=status,
+                version=version,
+                to_status=ApplicationStatus.FUNDED,
+                actor=ACTOR,
+                reason=FUNDED_REASON,
+                set_fields=_funded_fields(
+                    record, _parse_time(receipt.executed_at), receipt.transfer_id
+                ),
+                details={"loan_id": record.id, "transfer_id": receipt.transfer_id},
+            )
+        return items
+
+    def funded_together(self, records: Sequence[LoanRecord]) -> None:
+        """The TimeToFunds metric of loans whose application just became FUNDED."""
+        with _METRICS_LOCK:  # batch runs mark loans FUNDED from several threads
+            for record in records:
+                time_to_funds = record.time_to_funds_s()
+                if time_to_funds is not None:
+                    metrics.add_metric(
+                        name="TimeToFunds", unit=MetricUnit.Seconds, value=time_to_funds
+                    )
 
     def failed(self, record: LoanRecord, reason: str) -> None:
         self.repo.transition(
@@ -765,6 +937,17 @@ class Payouts:
             set_fields={"failure_reason": f"payout refused by the bank: {reason}"},
             details={"loan_id": record.id},
         )
+
+
+def _funded_fields(
+    record: LoanRecord, sent_at: datetime, transfer_id: str | None
+) -> dict[str, Any]:
+    submitted = record.submitted_at
+    return {
+        "extra.funds_sent_at": _iso(sent_at),
+        "extra.time_to_funds_s": (sent_at - submitted).total_seconds() if submitted else None,
+        "extra.transfer_id": transfer_id,
+    }
 
 
 def _submitted_at(app: Application) -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
@@ -54,6 +55,7 @@ _VALID_SHAPE = {
 }
 META = "META"
 _MAX_ATTEMPTS = 4
+_BATCH_GET_LIMIT = 100  # keys per BatchGetItem request (DynamoDB's limit)
 
 
 def app_pk(application_id: str) -> str:
@@ -211,8 +213,8 @@ class ApplicationRepository:
             check_transition(current.status, to_status)
             version = expected_version if expected_version is not None else current.version
             try:
-                return self._write_change(
-                    current,
+                self._write_change(
+                    current.id,
                     version,
                     TimelineEvent(
                         actor=actor,
@@ -225,10 +227,117 @@ class ApplicationRepository:
                     {"status": to_status.value, **dict(set_fields or {})},
                     remove_fields,
                 )
+                return self.get(current.id)
             except ConcurrentModification:
                 if expected_version is not None:
                     raise
         raise ConcurrentModification(f"application {application_id} keeps changing; try again")
+
+    def advance(
+        self,
+        application_id: str,
+        to_status: ApplicationStatus,
+        *,
+        actor: str,
+        reason: str | None = None,
+        set_fields: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """:meth:`transition` for bulk paths (a batch payout marks thousands of loans FUNDED).
+
+        The same checks, locking and timeline event, but it reads only the status and version
+        (no personal data is unsealed, no KMS call) and returns whether it changed anything:
+        False when the application already had ``to_status``. Two DynamoDB calls instead of
+        three, and no KMS call instead of two.
+        """
+        for _ in range(_MAX_ATTEMPTS):
+            item = self.table.get_item(
+                Key={"PK": app_pk(application_id), "SK": META},
+                ConsistentRead=True,
+                ProjectionExpression="#s, #v",
+                ExpressionAttributeNames={"#s": "status", "#v": "version"},
+            ).get("Item")
+            if item is None:
+                raise ApplicationNotFound(application_id)
+            status = ApplicationStatus(item["status"])
+            if status == to_status:
+                return False
+            check_transition(status, to_status)
+            try:
+                self._write_change(
+                    application_id,
+                    int(item["version"]),
+                    TimelineEvent(
+                        actor=actor,
+                        action="status_changed",
+                        from_status=status,
+                        to_status=to_status,
+                        reason=reason,
+                        details=dict(details or {}),
+                    ),
+                    {"status": to_status.value, **dict(set_fields or {})},
+                    (),
+                )
+                return True
+            except ConcurrentModification:
+                continue
+        raise ConcurrentModification(f"application {application_id} keeps changing; try again")
+
+    def statuses(self, application_ids: Iterable[str]) -> dict[str, tuple[ApplicationStatus, int]]:
+        """Status and version of many applications: BatchGetItem, 100 keys a request, no PII.
+        Applications that do not exist are missing from the answer."""
+        keys = [{"PK": app_pk(i), "SK": META} for i in dict.fromkeys(application_ids)]
+        found: dict[str, tuple[ApplicationStatus, int]] = {}
+        for start in range(0, len(keys), _BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": keys[start : start + _BATCH_GET_LIMIT],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "#i, #s, #v",
+                    "ExpressionAttributeNames": {"#i": "id", "#s": "status", "#v": "version"},
+                }
+            }
+            for attempt in range(8):
+                answer = self._client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table_name, []):
+                    found[item["id"]] = (ApplicationStatus(item["status"]), int(item["version"]))
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise ConcurrentModification("DynamoDB kept keys unprocessed; try again")
+        return found
+
+    def transition_items(
+        self,
+        application_id: str,
+        *,
+        from_status: ApplicationStatus,
+        version: int,
+        to_status: ApplicationStatus,
+        actor: str,
+        reason: str | None = None,
+        set_fields: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The TransactWriteItems entries of a transition from ``version`` (the change only
+        happens at that version), for a caller that writes them in its own transaction."""
+        check_transition(from_status, to_status)
+        return self._change_items(
+            application_id,
+            version,
+            TimelineEvent(
+                actor=actor,
+                action="status_changed",
+                from_status=from_status,
+                to_status=to_status,
+                reason=reason,
+                details=dict(details or {}),
+            ),
+            {"status": to_status.value, **dict(set_fields or {})},
+            (),
+        )
 
     def update(
         self,
@@ -246,13 +355,14 @@ class ApplicationRepository:
             current = self.get(application_id)
             version = expected_version if expected_version is not None else current.version
             try:
-                return self._write_change(
-                    current,
+                self._write_change(
+                    current.id,
                     version,
                     TimelineEvent(actor=actor, action=action, details=dict(details or {})),
                     dict(set_fields or {}),
                     remove_fields,
                 )
+                return self.get(current.id)
             except ConcurrentModification:
                 if expected_version is not None:
                     raise
@@ -262,12 +372,37 @@ class ApplicationRepository:
 
     def _write_change(
         self,
-        current: Application,
+        application_id: str,
         version: int,
         event: TimelineEvent,
         set_fields: Mapping[str, Any],
         remove_fields: Iterable[str],
-    ) -> Application:
+    ) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=self._change_items(
+                    application_id, version, event, set_fields, remove_fields
+                )
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in (
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            ):
+                raise ConcurrentModification(
+                    f"application {application_id} changed since version {version}"
+                ) from exc
+            raise
+
+    def _change_items(
+        self,
+        application_id: str,
+        version: int,
+        event: TimelineEvent,
+        set_fields: Mapping[str, Any],
+        remove_fields: Iterable[str],
+    ) -> list[dict[str, Any]]:
+        """The two writes of a change: the record (only at ``version``) and its timeline event."""
         new_version = version + 1
         now = event.at
         names: dict[str, str] = {"#v": "version", "#u": "updated_at"}
@@ -292,38 +427,25 @@ class ApplicationRepository:
                 placeholders.append(f"#r{i}_{j}")
             removes.append(".".join(placeholders))
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": {"PK": app_pk(current.id), "SK": META},
-                            "UpdateExpression": expression,
-                            "ConditionExpression": "#v = :expected",
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": self._event_item(current.id, new_version, event),
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in (
-                "TransactionCanceledException",
-                "ConditionalCheckFailedException",
-            ):
-                raise ConcurrentModification(
-                    f"application {current.id} changed since version {version}"
-                ) from exc
-            raise
-        return self.get(current.id)
+        return [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": {"PK": app_pk(application_id), "SK": META},
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "#v = :expected",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._event_item(application_id, new_version, event),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
 
     def _get_item(self, application_id: str) -> dict[str, Any]:
         item = self.table.get_item(
@@ -371,8 +493,8 @@ class ApplicationRepository:
         for _ in range(_MAX_ATTEMPTS):
             current = self.get(application_id)
             try:
-                return self._write_change(
-                    current,
+                self._write_change(
+                    current.id,
                     current.version,
                     TimelineEvent(actor=actor, action="personal_data_erased", reason=reason),
                     {
@@ -383,6 +505,7 @@ class ApplicationRepository:
                     },
                     ("pii", "id_hash", "phone_hash", "card_hash"),
                 )
+                return self.get(current.id)
             except ConcurrentModification:
                 continue
         raise ConcurrentModification(f"application {application_id} keeps changing; try again")

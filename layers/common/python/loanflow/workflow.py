@@ -18,13 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from loanflow import aws, pii
 from loanflow.behaviour import BehaviourStore, assess
 from loanflow.bureau import bureau_client, credit_check, report_cache
-from loanflow.errors import InvalidTransition
+from loanflow.errors import ApplicationNotFound, ConcurrentModification, InvalidTransition
 from loanflow.features import ScoringFeatures
 from loanflow.models import (
     Application,
     ApplicationRequest,
     ApplicationStatus,
     Decision,
+    PayoutStatus,
     Reason,
 )
 from loanflow.observability import logger
@@ -40,6 +41,7 @@ from loanflow.pricing import credit_line, make_offer, price_apr
 from loanflow.repository import ApplicationRepository, application_repository
 from loanflow.reviews import ReviewQueue, ReviewVerdict, review_decision
 from loanflow.settings import get_settings
+from loanflow.status import TERMINAL, can_transition
 from loanflow.validation import Blocklist, validate_applicant
 
 ACTOR = "workflow"
@@ -381,6 +383,8 @@ def finish_task(state: WorkflowState, status: Literal["FAILED", "EXPIRED"]) -> d
         why = "no reviewer took the application in time"
         ReviewQueue(table()).remove(state.application_id)
     app = repo.get(state.application_id)
+    if app.status == S.DISBURSING and (loan := _left_to_the_payouts(app.id)) is not None:
+        return {"status": app.status.value, "reason": why, "payout_status": loan}
     try:
         repo.transition(
             app.id,
@@ -393,3 +397,98 @@ def finish_task(state: WorkflowState, status: Literal["FAILED", "EXPIRED"]) -> d
         # Already terminal (e.g. declined before a later step failed): keep that outcome.
         logger.warning("not moving a finished application", extra={"status": app.status.value})
     return {"status": repo.get(app.id).status.value, "reason": why}
+
+
+def _left_to_the_payouts(application_id: str) -> str | None:
+    """The payout status of a DISBURSING application's loan, handed to the payouts to finish
+    (:func:`loanflow.payouts.hand_over`); None when it has no loan, or its payout failed."""
+    from loanflow.payouts import PayoutStore, hand_over
+
+    record = hand_over(PayoutStore(get_settings().table_name), application_id)
+    if record is None or record.loan.payout_status == PayoutStatus.FAILED:
+        return None
+    logger.warning(
+        "the workflow ended while disbursing; the payouts finish the loan",
+        extra={"loan_id": record.id, "payout_status": record.loan.payout_status.value},
+    )
+    return record.loan.payout_status.value
+
+
+# --- an execution that ended without RecordFailure ---------------------------------------------
+
+OWNED_AFTER_THE_EXECUTION: frozenset[S] = frozenset({S.DISBURSING})
+"""Statuses that another actor finishes after the execution has ended: the loan of a DISBURSING
+application is the payout's (the scheduled batch pays it, an instant payout in doubt is asked about
+again); moving it to FAILED could contradict a transfer the bank has already executed."""
+
+REASON_LIMIT = 500
+_ENDED_ATTEMPTS = 4
+
+
+class ExecutionEnded(BaseModel):
+    """``detail`` of an EventBridge "Step Functions Execution Status Change" event (what is read)."""
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str = Field(description="the execution's name: the application id (StartExecution)")
+    status: Literal["FAILED", "TIMED_OUT", "ABORTED"]
+    error: str | None = None
+    cause: str | None = None
+
+
+def ended_reason(ended: ExecutionEnded) -> str:
+    """``execution <STATUS>[: <error>][: <cause>]``, at most :data:`REASON_LIMIT` characters."""
+    parts = [f"execution {ended.status}", ended.error or "", ended.cause or ""]
+    return ": ".join(part for part in parts if part)[:REASON_LIMIT]
+
+
+def execution_ended_task(ended: ExecutionEnded) -> dict[str, Any]:
+    """The execution ended FAILED, TIMED_OUT or ABORTED: fail its application if nothing else will
+    finish it. Usually RecordFailure already has (the event follows every failed execution), and a
+    repeated event finds the application FAILED: both leave it unchanged.
+
+    Every status before DISBURSING is moved on by the execution alone (a reviewer's verdict or the
+    applicant's signature only resumes the execution's task token, which ended with it), so such an
+    application would stay where it is forever: → FAILED with the execution's status, error and
+    cause, and off the review queue. Terminal statuses and :data:`OWNED_AFTER_THE_EXECUTION` stay.
+    The write is conditional on the version read, so a status that changes meanwhile is judged again.
+    """
+    repo = repository()
+    why = ended_reason(ended)
+    for _ in range(_ENDED_ATTEMPTS):
+        try:
+            app = repo.get(ended.name)
+        except ApplicationNotFound:
+            logger.warning(
+                "an ended execution names no application",
+                extra={"execution_arn": ended.execution_arn},
+            )
+            return {"application_id": ended.name, "status": None, "changed": False}
+        unchanged = {"application_id": app.id, "status": app.status.value, "changed": False}
+        if app.status in TERMINAL:
+            return unchanged
+        if app.status == S.DISBURSING and _left_to_the_payouts(app.id) is None:
+            pass  # no loan was opened, so nothing can have been paid: it fails like the others
+        elif app.status in OWNED_AFTER_THE_EXECUTION or not can_transition(app.status, S.FAILED):
+            logger.warning(
+                "execution ended; the application is left to its owner",
+                extra={"status": app.status.value, "reason": why},
+            )
+            return unchanged
+        if app.status == S.IN_REVIEW:
+            ReviewQueue(table()).remove(app.id)  # its task token ended with the execution
+        try:
+            app = repo.transition(
+                app.id,
+                S.FAILED,
+                actor=ACTOR,
+                reason=why,
+                expected_version=app.version,
+                set_fields={"failure_reason": why},
+                details={"execution_arn": ended.execution_arn, "execution_status": ended.status},
+            )
+        except (ConcurrentModification, InvalidTransition):
+            continue  # it changed meanwhile: judge the new status
+        logger.warning("execution ended without an outcome", extra={"reason": why})
+        return {"application_id": app.id, "status": app.status.value, "changed": True}
+    raise ConcurrentModification(f"application {ended.name} keeps changing; try again")
