@@ -210,22 +210,22 @@ class ApplicationRepository:
             current = self.get(application_id)
             if idempotent and current.status == to_status and expected_version is None:
                 return current
-            check_transition(current.status, to_status)
             version = expected_version if expected_version is not None else current.version
             try:
-                self._write_change(
+                self._commit(
                     current.id,
                     version,
-                    TimelineEvent(
-                        actor=actor,
-                        action="status_changed",
+                    self.transition_items(
+                        current.id,
                         from_status=current.status,
+                        version=version,
                         to_status=to_status,
+                        actor=actor,
                         reason=reason,
-                        details=dict(details or {}),
+                        set_fields=set_fields,
+                        remove_fields=remove_fields,
+                        details=details,
                     ),
-                    {"status": to_status.value, **dict(set_fields or {})},
-                    remove_fields,
                 )
                 return self.get(current.id)
             except ConcurrentModification:
@@ -262,21 +262,20 @@ class ApplicationRepository:
             status = ApplicationStatus(item["status"])
             if status == to_status:
                 return False
-            check_transition(status, to_status)
             try:
-                self._write_change(
+                self._commit(
                     application_id,
                     int(item["version"]),
-                    TimelineEvent(
-                        actor=actor,
-                        action="status_changed",
+                    self.transition_items(
+                        application_id,
                         from_status=status,
+                        version=int(item["version"]),
                         to_status=to_status,
+                        actor=actor,
                         reason=reason,
-                        details=dict(details or {}),
+                        set_fields=set_fields,
+                        details=details,
                     ),
-                    {"status": to_status.value, **dict(set_fields or {})},
-                    (),
                 )
                 return True
             except ConcurrentModification:
@@ -319,6 +318,7 @@ class ApplicationRepository:
         actor: str,
         reason: str | None = None,
         set_fields: Mapping[str, Any] | None = None,
+        remove_fields: Iterable[str] = (),
         details: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The TransactWriteItems entries of a transition from ``version`` (the change only
@@ -336,7 +336,7 @@ class ApplicationRepository:
                 details=dict(details or {}),
             ),
             {"status": to_status.value, **dict(set_fields or {})},
-            (),
+            remove_fields,
         )
 
     def update(
@@ -378,12 +378,16 @@ class ApplicationRepository:
         set_fields: Mapping[str, Any],
         remove_fields: Iterable[str],
     ) -> None:
+        self._commit(
+            application_id,
+            version,
+            self._change_items(application_id, version, event, set_fields, remove_fields),
+        )
+
+    def _commit(self, application_id: str, version: int, items: list[dict[str, Any]]) -> None:
+        """Write a change's items in one transaction; refused → :class:`ConcurrentModification`."""
         try:
-            self._client.transact_write_items(
-                TransactItems=self._change_items(
-                    application_id, version, event, set_fields, remove_fields
-                )
-            )
+            self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in (
                 "TransactionCanceledException",
