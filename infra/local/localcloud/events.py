@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -264,16 +264,20 @@ def _input(value: Any, default: Any) -> Any:
     return value
 
 
+def _provisioned(
+    template: dict[str, Any], resources: Resources
+) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+    """(logical id, type, properties) of each template resource the local cloud created."""
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if logical_id in resources.names:
+            yield logical_id, resource.get("Type"), resource.get("Properties") or {}
+
+
 def schedules(template: dict[str, Any], resources: Resources) -> list[Schedule]:
     """Every schedule that targets a function of the template."""
-    declared = template.get("Resources") or {}
     functions = _function_by_arn(resources)
     found: list[Schedule] = []
-    for logical_id, resource in declared.items():
-        if logical_id not in resources.names:
-            continue
-        resource_type = resource.get("Type")
-        properties = resource.get("Properties") or {}
+    for logical_id, resource_type, properties in _provisioned(template, resources):
         if resource_type in _FUNCTION_TYPES:
             for event_id, event in (properties.get("Events") or {}).items():
                 spec = resources.resolve(event.get("Properties") or {})
@@ -429,14 +433,9 @@ def _pattern(value: Any) -> dict[str, Any] | None:
 
 def event_rules(template: dict[str, Any], resources: Resources) -> list[EventRule]:
     """Every enabled event-pattern rule that targets a function of the template."""
-    declared = template.get("Resources") or {}
     functions = _function_by_arn(resources)
     found: list[EventRule] = []
-    for logical_id, resource in declared.items():
-        if logical_id not in resources.names:
-            continue
-        resource_type = resource.get("Type")
-        properties = resource.get("Properties") or {}
+    for logical_id, resource_type, properties in _provisioned(template, resources):
         if resource_type in _FUNCTION_TYPES:
             invoke_config = resources.resolve(properties.get("EventInvokeConfig") or {})
             retries = int(invoke_config.get("MaximumRetryAttempts", 2))

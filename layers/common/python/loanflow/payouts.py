@@ -263,65 +263,52 @@ class PayoutStore:
     def _mark_sent(self, paid: tuple[LoanRecord, TransferReceipt]) -> None:
         """SENT, and on the funding queue until its application is FUNDED."""
         record, receipt = paid
-        sent_at = _parse_time(receipt.executed_at)
         try:
-            self.client.update_item(
-                TableName=self.table.name,
-                Key={"PK": loan_pk(record.id), "SK": LOAN_SK},
-                UpdateExpression=(
-                    "SET payout_status = :sent, funds_sent_at = :at, transfer_id = :t, "
-                    "in_doubt = :no, GSI2PK = :q, GSI2SK = :qs"
-                ),
-                ConditionExpression="payout_status <> :sent",
-                ExpressionAttributeValues={
-                    ":sent": PayoutStatus.SENT.value,
-                    ":at": _iso(sent_at),
-                    ":t": receipt.transfer_id,
-                    ":no": False,
-                    ":q": QUEUE_FUNDING,
-                    ":qs": f"{_iso(sent_at)}#{record.id}",
-                },
-            )
+            self.client.update_item(**self._sent_change(record, receipt, funding_queue=True))
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-        record.loan.payout_status = PayoutStatus.SENT
-        record.loan.funds_sent_at = sent_at
-        record.transfer_id = receipt.transfer_id
+        _note_sent(record, receipt)
 
     def _settle(
         self, record: LoanRecord, receipt: TransferReceipt, funding: list[dict[str, Any]]
     ) -> bool:
         """SENT and off the queues, in one transaction with the application's FUNDED change;
         False when the transaction is refused (the loan was already SENT, the application moved)."""
-        sent_at = _parse_time(receipt.executed_at)
-        loan = {
-            "Update": {
-                "TableName": self.table.name,
-                "Key": {"PK": loan_pk(record.id), "SK": LOAN_SK},
-                "UpdateExpression": (
-                    "SET payout_status = :sent, funds_sent_at = :at, transfer_id = :t, "
-                    "in_doubt = :no REMOVE GSI2PK, GSI2SK"
-                ),
-                "ConditionExpression": "payout_status <> :sent",
-                "ExpressionAttributeValues": {
-                    ":sent": PayoutStatus.SENT.value,
-                    ":at": _iso(sent_at),
-                    ":t": receipt.transfer_id,
-                    ":no": False,
-                },
-            }
-        }
+        loan = {"Update": self._sent_change(record, receipt, funding_queue=False)}
         try:
             self.client.transact_write_items(TransactItems=[loan, *funding])
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             return False
-        record.loan.payout_status = PayoutStatus.SENT
-        record.loan.funds_sent_at = sent_at
-        record.transfer_id = receipt.transfer_id
+        _note_sent(record, receipt)
         return True
+
+    def _sent_change(
+        self, record: LoanRecord, receipt: TransferReceipt, *, funding_queue: bool
+    ) -> dict[str, Any]:
+        """The loan's SENT update (unless SENT already): onto the funding queue, or off every queue."""
+        sent_at = _iso(_parse_time(receipt.executed_at))
+        values: dict[str, Any] = {
+            ":sent": PayoutStatus.SENT.value,
+            ":at": sent_at,
+            ":t": receipt.transfer_id,
+            ":no": False,
+        }
+        sets = "SET payout_status = :sent, funds_sent_at = :at, transfer_id = :t, in_doubt = :no"
+        if funding_queue:
+            values.update({":q": QUEUE_FUNDING, ":qs": f"{sent_at}#{record.id}"})
+            expression = f"{sets}, GSI2PK = :q, GSI2SK = :qs"
+        else:
+            expression = f"{sets} REMOVE GSI2PK, GSI2SK"
+        return {
+            "TableName": self.table.name,
+            "Key": {"PK": loan_pk(record.id), "SK": LOAN_SK},
+            "UpdateExpression": expression,
+            "ConditionExpression": "payout_status <> :sent",
+            "ExpressionAttributeValues": values,
+        }
 
     def requeue(
         self, record: LoanRecord, *, error: str, in_doubt: bool, delay_s: int, counts: bool
@@ -421,6 +408,12 @@ _QUEUE_ATTRIBUTES = (
     "last_error",
     "submitted_at",
 )
+
+
+def _note_sent(record: LoanRecord, receipt: TransferReceipt) -> None:
+    record.loan.payout_status = PayoutStatus.SENT
+    record.loan.funds_sent_at = _parse_time(receipt.executed_at)
+    record.transfer_id = receipt.transfer_id
 
 
 def record_from_item(item: dict[str, Any]) -> LoanRecord:
